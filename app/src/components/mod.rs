@@ -1,0 +1,4 @@
+//! Pieces used by more than one page.
+
+pub mod badge;
+pub mod layout;

@@ -1,0 +1,6 @@
+//! One module per dashboard area, each with the server functions it calls beside it.
+
+pub mod apps;
+pub mod nodes;
+pub mod registry;
+pub mod settings;

@@ -1,0 +1,59 @@
+//! The Settings page: how this Captain runs (root domain, data folder, Docker, swarm).
+
+use leptos::prelude::*;
+use types::ServerInfo;
+
+#[server]
+pub async fn get_server_info() -> Result<ServerInfo, ServerFnError> {
+    Ok(crate::server_context::server_context()?.info)
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let info = Resource::new(|| (), |_| get_server_info());
+    view! {
+        <h1 class="text-2xl font-semibold">"Settings"</h1>
+        <Suspense fallback=|| view! { <p class="mt-6 text-slate-500">"Loading…"</p> }>
+            {move || {
+                info.get()
+                    .map(|result| match result {
+                        Ok(info) => view! { <ServerFacts info/> }.into_any(),
+                        Err(error) => view! { <p class="mt-6 text-rose-700">{error.to_string()}</p> }.into_any(),
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ServerFacts(info: ServerInfo) -> impl IntoView {
+    let advertise = if info.advertise_addr.is_empty() {
+        "chosen by Docker".to_owned()
+    } else {
+        info.advertise_addr
+    };
+    let facts = [
+        ("Version", info.version),
+        ("Apps are served at", format!("APP.{}", info.root_domain)),
+        ("Data folder", info.data_dir),
+        ("Docker engine", info.docker_host),
+        ("Swarm advertise address", advertise),
+        ("Swarm node", info.node_id),
+        ("Apps network", info.apps_network),
+    ];
+    view! {
+        <dl class="mt-6 divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white text-sm">
+            {facts
+                .into_iter()
+                .map(|(label, value)| {
+                    view! {
+                        <div class="grid grid-cols-3 gap-4 px-5 py-3">
+                            <dt class="text-slate-500">{label}</dt>
+                            <dd class="col-span-2 font-mono">{value}</dd>
+                        </div>
+                    }
+                })
+                .collect_view()}
+        </dl>
+    }
+}

@@ -1,0 +1,15 @@
+//! Captain's engine: everything that talks to Docker, SSH, registries and the store.
+//!
+//! The engine never depends on Leptos; the server crate wires it into HTTP. Modules are
+//! one per noun: [`docker`] connects, [`swarm`] prepares the cluster, [`store`] keeps
+//! desired state, [`status`] observes what runs and broadcasts each change.
+
+pub mod docker;
+pub mod status;
+pub mod store;
+pub mod swarm;
+
+pub use docker::{connect, ConnectError, DockerAddress};
+pub use status::{HubOptions, StatusHub};
+pub use store::{Store, StoreError};
+pub use swarm::{ensure_overlay_network, ensure_swarm, SwarmError, APPS_NETWORK};

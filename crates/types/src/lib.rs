@@ -1,0 +1,16 @@
+//! Types shared by Captain's server and its browser dashboard.
+//!
+//! Everything here must compile to `wasm32-unknown-unknown` with no server-only
+//! dependency: only `serde` and the standard library. The server fills these types from
+//! Docker; the browser renders them.
+
+pub mod cluster;
+pub mod server;
+pub mod status;
+
+pub use cluster::{
+    Availability, ClusterSnapshot, NodeId, NodeInfo, NodeRole, NodeState, ServiceId, ServiceInfo,
+    TaskId, TaskInfo, TaskState,
+};
+pub use server::ServerInfo;
+pub use status::{ClusterChange, StatusMessage};

@@ -1,0 +1,146 @@
+//! The dashboard in a real browser: the Nodes page is rendered by the server, hydrates,
+//! connects its websocket, and shows a service made with the docker CLI without a reload.
+//!
+//! Needs `cargo leptos build` first (the server binary and target/site); the test command
+//! in the README does that.
+
+use anyhow::{Context, Result};
+use fantoccini::{ClientBuilder, Locator};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use testbed::{docker, ensure_httpd_image, ensure_swarm_engine, free_port, unique_name, wait_for, HTTPD_IMAGE};
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Starts the binary cargo-leptos built, serving the compiled site; returns its address.
+fn start_captain(data_dir: &std::path::Path) -> Result<(Process, String)> {
+    let root = workspace();
+    let binary = root.join("target/debug/captain");
+    let mut child = Command::new(&binary)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("LEPTOS_SITE_ROOT", root.join("target/site"))
+        .env("LEPTOS_OUTPUT_NAME", "captain")
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {} (run `cargo leptos build` first)", binary.display()))?;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().context("captain exited before listening")??;
+        if let Some(address) = line.strip_prefix("captain listening on http://") {
+            break address.to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok((Process(child), address))
+}
+
+fn http_get(address: &str, path: &str) -> Result<String> {
+    let mut stream = std::net::TcpStream::connect(address)?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+async fn browser() -> Result<(Process, fantoccini::Client)> {
+    let port = free_port();
+    let driver = Process(
+        Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting chromedriver (install chromium-driver)")?,
+    );
+    wait_for("chromedriver", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    })?;
+    let profile = tempfile::tempdir()?.keep();
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let client = ClientBuilder::rustls()?
+        .capabilities(capabilities.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await?;
+    Ok((driver, client))
+}
+
+/// Polls the page until `script` (a JS expression) is truthy.
+async fn wait_until(client: &fantoccini::Client, what: &str, timeout: Duration, script: &str) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let value = client.execute(&format!("return !!({script});"), vec![]).await?;
+        if value.as_bool() == Some(true) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs `cargo leptos build`, a Docker engine and Chromium; run by scripts/test.sh"]
+async fn the_nodes_page_renders_on_the_server_hydrates_and_updates_live() -> Result<()> {
+    ensure_swarm_engine()?;
+    ensure_httpd_image()?;
+    let data_dir = tempfile::tempdir()?;
+    let (_captain, address) = start_captain(data_dir.path())?;
+    let leader = docker(&["info", "--format", "{{.Swarm.NodeID}}"])?;
+
+    // Server-side rendering: the node is in the HTML before any script runs.
+    let html = http_get(&address, "/nodes")?;
+    assert!(html.starts_with("HTTP/1.1 200"), "{html}");
+    assert!(html.contains(&format!("data-node-id=\"{leader}\"")), "the leader is missing from the SSR HTML");
+    assert!(html.contains("data-state=\"connecting\""));
+
+    let (_driver, client) = browser().await?;
+    client.goto(&format!("http://{address}/nodes")).await?;
+    // "live" only appears once the WASM has hydrated and the websocket delivered a snapshot.
+    wait_until(&client, "the live indicator", Duration::from_secs(20),
+        "document.querySelector('[data-testid=connection][data-state=live]')").await?;
+    client.execute("window.__captainNoReload = true; return null;", vec![]).await?;
+
+    let name = unique_name("e2e-svc");
+    docker(&["service", "create", "--detach", "--quiet", "--name", &name, HTTPD_IMAGE])?;
+    let instance = format!(
+        "[...document.querySelectorAll('[data-node-id=\"{leader}\"] [data-testid=instance]')]\
+         .some(e => e.textContent.includes('{name}.1'))"
+    );
+    let seen = wait_until(&client, "the new instance on the leader's card", Duration::from_secs(20), &instance).await;
+    let still_same_page = client.execute("return window.__captainNoReload === true;", vec![]).await?;
+    docker(&["service", "rm", &name])?;
+    seen?;
+    assert_eq!(still_same_page.as_bool(), Some(true), "the page reloaded instead of updating live");
+
+    // And the removal disappears the same way.
+    wait_until(&client, "the instance to go", Duration::from_secs(20), &format!("!({instance})")).await?;
+    let links = client.find_all(Locator::Css("nav a")).await?;
+    assert_eq!(links.len(), 5, "brand plus Apps, Nodes, Registry, Settings");
+    client.close().await?;
+    Ok(())
+}

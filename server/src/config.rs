@@ -1,0 +1,35 @@
+//! Command-line flags and environment variables for the `captain` binary.
+//!
+//! Every flag has an environment twin (`CAPTAIN_*`) so the same binary runs from a shell,
+//! a systemd unit or a swarm service without a config file. The defaults give a working
+//! single-server install: local Docker socket, `./data`, and apps at `APP.localhost`
+//! (which browsers and curl resolve to loopback without any DNS).
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Parser)]
+#[command(name = "captain", version, about = "Captain: a self-hosted platform-as-a-service on Docker Swarm")]
+pub struct Config {
+    /// Address the dashboard and API listen on (port 0 picks a free port).
+    #[arg(long, env = "CAPTAIN_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Folder for Captain's database and keys; created if missing.
+    #[arg(long, env = "CAPTAIN_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Docker engine to manage: unix:///path or tcp://host:port. Defaults to DOCKER_HOST,
+    /// then the local socket.
+    #[arg(long, env = "CAPTAIN_DOCKER_HOST")]
+    pub docker_host: Option<String>,
+
+    /// Address other servers reach this one at, used when initialising swarm mode.
+    #[arg(long, env = "CAPTAIN_ADVERTISE_ADDR")]
+    pub advertise_addr: Option<String>,
+
+    /// Apps are served at APP.<root domain>.
+    #[arg(long, env = "CAPTAIN_ROOT_DOMAIN", default_value = "localhost")]
+    pub root_domain: String,
+}

@@ -1,0 +1,45 @@
+//! Everything Captain does before it serves a request: connect to Docker, make sure swarm
+//! mode and the apps network exist, open the store, start the status hub.
+//!
+//! Each step fails with a message that says what to fix; none of them panics.
+
+use crate::config::Config;
+use anyhow::Context;
+use engine::{DockerAddress, HubOptions, StatusHub, Store, APPS_NETWORK};
+use types::ServerInfo;
+
+/// What the running server holds on to.
+pub struct Prepared {
+    pub hub: StatusHub,
+    pub store: Store,
+    pub info: ServerInfo,
+}
+
+pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
+    let address = DockerAddress::resolve(config.docker_host.as_deref());
+    let docker = engine::connect(&address).await?;
+    tracing::info!(%address, "connected to Docker");
+
+    let swarm = engine::ensure_swarm(&docker, config.advertise_addr.as_deref()).await?;
+    engine::ensure_overlay_network(&docker, APPS_NETWORK).await?;
+
+    let store = Store::open(&config.data_dir)?;
+    if swarm.initialised_now {
+        store.set_setting("swarm.initialised_by_captain", &swarm.node_id)?;
+    }
+
+    let hub = StatusHub::start(docker, HubOptions::default())
+        .await
+        .with_context(|| format!("cannot read the swarm state from {address}"))?;
+
+    let info = ServerInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        root_domain: config.root_domain.clone(),
+        data_dir: config.data_dir.display().to_string(),
+        docker_host: address.to_string(),
+        advertise_addr: config.advertise_addr.clone().unwrap_or_default(),
+        node_id: swarm.node_id,
+        apps_network: APPS_NETWORK.to_owned(),
+    };
+    Ok(Prepared { hub, store, info })
+}

@@ -1,0 +1,65 @@
+//! Benchmark, not a test: time from `docker kill` of a task's container to the status
+//! websocket reporting the task failed. Prints the median of 20 and the spread; run by
+//! scripts/bench.sh (`cargo test -p server --test bench_status_latency -- --ignored --nocapture`).
+
+mod common;
+
+use common::{blocking, Captain};
+use std::time::{Duration, Instant};
+use testbed::{docker, ensure_httpd_image, ensure_swarm_engine, unique_name, HTTPD_IMAGE};
+use types::{ClusterChange, TaskState};
+
+const ROUNDS: usize = 20;
+
+#[tokio::test]
+#[ignore = "benchmark; run by scripts/bench.sh"]
+async fn kill_to_websocket_event_latency() {
+    blocking(|| {
+        ensure_swarm_engine()?;
+        ensure_httpd_image()
+    })
+    .await
+    .unwrap();
+    let captain = Captain::start(&[]).unwrap();
+    let mut client = captain.status_client().await.unwrap();
+    let name = unique_name("bench-kill");
+    let created = name.clone();
+    let service_id = blocking(move || {
+        docker(&["service", "create", "--detach", "--quiet", "--restart-delay", "0s", "--name", &created, HTTPD_IMAGE])
+    })
+    .await
+    .unwrap();
+
+    let mut samples = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        let change = client
+            .wait_for_change("a running task", Duration::from_secs(30), |change| {
+                matches!(change, ClusterChange::TaskUpserted(task)
+                    if task.service_id.0 == service_id && task.state == TaskState::Running && task.container_id.is_some())
+            })
+            .await
+            .unwrap();
+        let ClusterChange::TaskUpserted(task) = change else { unreachable!() };
+        let container = task.container_id.clone().unwrap();
+        let started = Instant::now();
+        blocking(move || docker(&["kill", &container])).await.unwrap();
+        client
+            .wait_for_change("the task to fail", Duration::from_secs(10), |change| {
+                matches!(change, ClusterChange::TaskUpserted(t) if t.id == task.id && t.state == TaskState::Failed)
+            })
+            .await
+            .unwrap();
+        samples.push(started.elapsed());
+    }
+    blocking(move || docker(&["service", "rm", &name])).await.unwrap();
+
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "BENCH kill->websocket task Failed: median {:.0} ms, min {:.0} ms, max {:.0} ms over {ROUNDS} kills \
+         (includes the docker CLI's own ~50-100 ms)",
+        ms(samples[ROUNDS / 2]),
+        ms(samples[0]),
+        ms(samples[ROUNDS - 1])
+    );
+}
