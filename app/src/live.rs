@@ -13,7 +13,9 @@ pub enum Connection {
     Connecting,
     Live,
     /// Lost; the next attempt is `in_secs` away.
-    Reconnecting { in_secs: u32 },
+    Reconnecting {
+        in_secs: u32,
+    },
 }
 
 impl Connection {
@@ -80,8 +82,15 @@ mod client {
 
     fn status_url() -> Option<String> {
         let location = web_sys::window()?.location();
-        let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
-        Some(format!("{scheme}://{}/api/status/ws", location.host().ok()?))
+        let scheme = if location.protocol().ok()? == "https:" {
+            "wss"
+        } else {
+            "ws"
+        };
+        Some(format!(
+            "{scheme}://{}/api/status/ws",
+            location.host().ok()?
+        ))
     }
 
     pub async fn run(live: LiveCluster) {
@@ -91,7 +100,9 @@ mod client {
                 // Hold the sending half: dropping it would close the socket.
                 let (_sender, mut receiver) = socket.split();
                 while let Some(Ok(message)) = receiver.next().await {
-                    let Message::Text(text) = message else { continue };
+                    let Message::Text(text) = message else {
+                        continue;
+                    };
                     match serde_json::from_str::<StatusMessage>(&text) {
                         Ok(StatusMessage::Snapshot(snapshot)) => {
                             live.snapshot.set(Some(snapshot));
@@ -124,6 +135,9 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_ten_seconds() {
         let delays: Vec<u32> = (1..=8).map(backoff_millis).collect();
-        assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]);
+        assert_eq!(
+            delays,
+            [500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]
+        );
     }
 }

@@ -10,7 +10,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use testbed::{docker, ensure_httpd_image, ensure_swarm_engine, free_port, unique_name, wait_for, HTTPD_IMAGE};
+use testbed::{
+    docker, ensure_httpd_image, ensure_swarm_engine, free_port, unique_name, wait_for, HTTPD_IMAGE,
+};
 
 struct Process(Child);
 
@@ -36,7 +38,12 @@ fn start_captain(data_dir: &std::path::Path) -> Result<(Process, String)> {
         .env("LEPTOS_OUTPUT_NAME", "captain")
         .stdout(Stdio::piped())
         .spawn()
-        .with_context(|| format!("starting {} (run `cargo leptos build` first)", binary.display()))?;
+        .with_context(|| {
+            format!(
+                "starting {} (run `cargo leptos build` first)",
+                binary.display()
+            )
+        })?;
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let address = loop {
         let line = lines.next().context("captain exited before listening")??;
@@ -50,7 +57,10 @@ fn start_captain(data_dir: &std::path::Path) -> Result<(Process, String)> {
 
 fn http_get(address: &str, path: &str) -> Result<String> {
     let mut stream = std::net::TcpStream::connect(address)?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     Ok(response)
@@ -89,10 +99,17 @@ async fn browser() -> Result<(Process, fantoccini::Client)> {
 }
 
 /// Polls the page until `script` (a JS expression) is truthy.
-async fn wait_until(client: &fantoccini::Client, what: &str, timeout: Duration, script: &str) -> Result<()> {
+async fn wait_until(
+    client: &fantoccini::Client,
+    what: &str,
+    timeout: Duration,
+    script: &str,
+) -> Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let value = client.execute(&format!("return !!({script});"), vec![]).await?;
+        let value = client
+            .execute(&format!("return !!({script});"), vec![])
+            .await?;
         if value.as_bool() == Some(true) {
             return Ok(());
         }
@@ -115,30 +132,66 @@ async fn the_nodes_page_renders_on_the_server_hydrates_and_updates_live() -> Res
     // Server-side rendering: the node is in the HTML before any script runs.
     let html = http_get(&address, "/nodes")?;
     assert!(html.starts_with("HTTP/1.1 200"), "{html}");
-    assert!(html.contains(&format!("data-node-id=\"{leader}\"")), "the leader is missing from the SSR HTML");
+    assert!(
+        html.contains(&format!("data-node-id=\"{leader}\"")),
+        "the leader is missing from the SSR HTML"
+    );
     assert!(html.contains("data-state=\"connecting\""));
 
     let (_driver, client) = browser().await?;
     client.goto(&format!("http://{address}/nodes")).await?;
     // "live" only appears once the WASM has hydrated and the websocket delivered a snapshot.
-    wait_until(&client, "the live indicator", Duration::from_secs(20),
-        "document.querySelector('[data-testid=connection][data-state=live]')").await?;
-    client.execute("window.__captainNoReload = true; return null;", vec![]).await?;
+    wait_until(
+        &client,
+        "the live indicator",
+        Duration::from_secs(20),
+        "document.querySelector('[data-testid=connection][data-state=live]')",
+    )
+    .await?;
+    client
+        .execute("window.__captainNoReload = true; return null;", vec![])
+        .await?;
 
     let name = unique_name("e2e-svc");
-    docker(&["service", "create", "--detach", "--quiet", "--name", &name, HTTPD_IMAGE])?;
+    docker(&[
+        "service",
+        "create",
+        "--detach",
+        "--quiet",
+        "--name",
+        &name,
+        HTTPD_IMAGE,
+    ])?;
     let instance = format!(
         "[...document.querySelectorAll('[data-node-id=\"{leader}\"] [data-testid=instance]')]\
          .some(e => e.textContent.includes('{name}.1'))"
     );
-    let seen = wait_until(&client, "the new instance on the leader's card", Duration::from_secs(20), &instance).await;
-    let still_same_page = client.execute("return window.__captainNoReload === true;", vec![]).await?;
+    let seen = wait_until(
+        &client,
+        "the new instance on the leader's card",
+        Duration::from_secs(20),
+        &instance,
+    )
+    .await;
+    let still_same_page = client
+        .execute("return window.__captainNoReload === true;", vec![])
+        .await?;
     docker(&["service", "rm", &name])?;
     seen?;
-    assert_eq!(still_same_page.as_bool(), Some(true), "the page reloaded instead of updating live");
+    assert_eq!(
+        still_same_page.as_bool(),
+        Some(true),
+        "the page reloaded instead of updating live"
+    );
 
     // And the removal disappears the same way.
-    wait_until(&client, "the instance to go", Duration::from_secs(20), &format!("!({instance})")).await?;
+    wait_until(
+        &client,
+        "the instance to go",
+        Duration::from_secs(20),
+        &format!("!({instance})"),
+    )
+    .await?;
     let links = client.find_all(Locator::Css("nav a")).await?;
     assert_eq!(links.len(), 5, "brand plus Apps, Nodes, Registry, Settings");
     client.close().await?;

@@ -10,7 +10,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, Parser)]
-#[command(name = "captain", version, about = "Captain: a self-hosted platform-as-a-service on Docker Swarm")]
+#[command(
+    name = "captain",
+    version,
+    about = "Captain: a self-hosted platform-as-a-service on Docker Swarm"
+)]
 pub struct Config {
     /// Address the dashboard and API listen on (port 0 picks a free port).
     #[arg(long, env = "CAPTAIN_LISTEN", default_value = "127.0.0.1:3000")]

@@ -18,7 +18,10 @@ async fn stream_status(hub: StatusHub, mut socket: WebSocket) {
     'resync: loop {
         let subscription = hub.subscribe();
         let mut changes = subscription.changes;
-        if send(&mut socket, &StatusMessage::Snapshot(subscription.snapshot)).await.is_err() {
+        if send(&mut socket, &StatusMessage::Snapshot(subscription.snapshot))
+            .await
+            .is_err()
+        {
             return;
         }
         loop {

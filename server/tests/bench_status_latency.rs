@@ -25,7 +25,17 @@ async fn kill_to_websocket_event_latency() {
     let name = unique_name("bench-kill");
     let created = name.clone();
     let service_id = blocking(move || {
-        docker(&["service", "create", "--detach", "--quiet", "--restart-delay", "0s", "--name", &created, HTTPD_IMAGE])
+        docker(&[
+            "service",
+            "create",
+            "--detach",
+            "--quiet",
+            "--restart-delay",
+            "0s",
+            "--name",
+            &created,
+            HTTPD_IMAGE,
+        ])
     })
     .await
     .unwrap();
@@ -39,10 +49,14 @@ async fn kill_to_websocket_event_latency() {
             })
             .await
             .unwrap();
-        let ClusterChange::TaskUpserted(task) = change else { unreachable!() };
+        let ClusterChange::TaskUpserted(task) = change else {
+            unreachable!()
+        };
         let container = task.container_id.clone().unwrap();
         let started = Instant::now();
-        blocking(move || docker(&["kill", &container])).await.unwrap();
+        blocking(move || docker(&["kill", &container]))
+            .await
+            .unwrap();
         client
             .wait_for_change("the task to fail", Duration::from_secs(10), |change| {
                 matches!(change, ClusterChange::TaskUpserted(t) if t.id == task.id && t.state == TaskState::Failed)
@@ -51,7 +65,9 @@ async fn kill_to_websocket_event_latency() {
             .unwrap();
         samples.push(started.elapsed());
     }
-    blocking(move || docker(&["service", "rm", &name])).await.unwrap();
+    blocking(move || docker(&["service", "rm", &name]))
+        .await
+        .unwrap();
 
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;

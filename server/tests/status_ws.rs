@@ -8,14 +8,14 @@ use std::time::Duration;
 use testbed::{docker, ensure_httpd_image, ensure_swarm_engine, unique_name, Node2, HTTPD_IMAGE};
 use types::{ClusterChange, NodeState, TaskState};
 
-fn prepare_engine() {
-    ensure_swarm_engine().unwrap();
-    ensure_httpd_image().unwrap();
+fn prepare_engine() -> anyhow::Result<()> {
+    ensure_swarm_engine()?;
+    ensure_httpd_image()
 }
 
 #[tokio::test]
 async fn a_client_gets_the_snapshot_then_service_create_and_remove_as_changes() {
-    blocking(|| Ok(prepare_engine())).await.unwrap();
+    blocking(prepare_engine).await.unwrap();
     let captain = Captain::start(&[]).unwrap();
     let mut client = captain.status_client().await.unwrap();
     let leader = docker(&["info", "--format", "{{.Swarm.NodeID}}"]).unwrap();
@@ -27,7 +27,15 @@ async fn a_client_gets_the_snapshot_then_service_create_and_remove_as_changes() 
     let name = unique_name("ws-svc");
     let created = name.clone();
     let service_id = blocking(move || {
-        docker(&["service", "create", "--detach", "--quiet", "--name", &created, HTTPD_IMAGE])
+        docker(&[
+            "service",
+            "create",
+            "--detach",
+            "--quiet",
+            "--name",
+            &created,
+            HTTPD_IMAGE,
+        ])
     })
     .await
     .unwrap();
@@ -37,7 +45,9 @@ async fn a_client_gets_the_snapshot_then_service_create_and_remove_as_changes() 
         })
         .await
         .unwrap();
-    let ClusterChange::ServiceUpserted(service) = change else { unreachable!() };
+    let ClusterChange::ServiceUpserted(service) = change else {
+        unreachable!()
+    };
     assert_eq!(service.id.0, service_id);
     assert_eq!(service.replicas, Some(1));
     client
@@ -49,24 +59,36 @@ async fn a_client_gets_the_snapshot_then_service_create_and_remove_as_changes() 
         .unwrap();
 
     let removed = name.clone();
-    blocking(move || docker(&["service", "rm", &removed])).await.unwrap();
+    blocking(move || docker(&["service", "rm", &removed]))
+        .await
+        .unwrap();
     client
-        .wait_for_change("the service removal", Duration::from_secs(10), |change| {
-            matches!(change, ClusterChange::ServiceRemoved(id) if *id == service.id)
-        })
+        .wait_for_change(
+            "the service removal",
+            Duration::from_secs(10),
+            |change| matches!(change, ClusterChange::ServiceRemoved(id) if *id == service.id),
+        )
         .await
         .unwrap();
 }
 
 #[tokio::test]
 async fn killing_a_task_container_is_reported_as_a_failed_task() {
-    blocking(|| Ok(prepare_engine())).await.unwrap();
+    blocking(prepare_engine).await.unwrap();
     let captain = Captain::start(&[]).unwrap();
     let mut client = captain.status_client().await.unwrap();
     let name = unique_name("ws-kill");
     let created = name.clone();
     let service_id = blocking(move || {
-        docker(&["service", "create", "--detach", "--quiet", "--name", &created, HTTPD_IMAGE])
+        docker(&[
+            "service",
+            "create",
+            "--detach",
+            "--quiet",
+            "--name",
+            &created,
+            HTTPD_IMAGE,
+        ])
     })
     .await
     .unwrap();
@@ -77,20 +99,28 @@ async fn killing_a_task_container_is_reported_as_a_failed_task() {
         })
         .await
         .unwrap();
-    let ClusterChange::TaskUpserted(task) = running else { unreachable!() };
+    let ClusterChange::TaskUpserted(task) = running else {
+        unreachable!()
+    };
     let container = task.container_id.clone().unwrap();
 
-    blocking(move || docker(&["kill", &container])).await.unwrap();
+    blocking(move || docker(&["kill", &container]))
+        .await
+        .unwrap();
     let failed = client
         .wait_for_change("the task to fail", Duration::from_secs(10), |change| {
             matches!(change, ClusterChange::TaskUpserted(t) if t.id == task.id && t.state == TaskState::Failed)
         })
         .await
         .unwrap();
-    let ClusterChange::TaskUpserted(failed) = failed else { unreachable!() };
+    let ClusterChange::TaskUpserted(failed) = failed else {
+        unreachable!()
+    };
     assert_eq!(failed.exit_code, Some(137), "{failed:?}");
 
-    blocking(move || docker(&["service", "rm", &name])).await.unwrap();
+    blocking(move || docker(&["service", "rm", &name]))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -108,7 +138,10 @@ async fn node2_joining_is_reported_ready_and_killing_its_engine_reports_it_down(
         })
         .await
         .unwrap();
-    assert_eq!(client.snapshot.nodes[&node_id.as_str().into()].addr, "10.77.0.2");
+    assert_eq!(
+        client.snapshot.nodes[&node_id.as_str().into()].addr,
+        "10.77.0.2"
+    );
 
     let killing = node2.clone();
     blocking(move || killing.kill_engine()).await.unwrap();
@@ -120,5 +153,7 @@ async fn node2_joining_is_reported_ready_and_killing_its_engine_reports_it_down(
         .unwrap();
     // Clean-up (restart node2's engine, leave, remove the node) blocks: keep it off the runtime.
     drop(captain);
-    tokio::task::spawn_blocking(move || drop(node2)).await.unwrap();
+    tokio::task::spawn_blocking(move || drop(node2))
+        .await
+        .unwrap();
 }

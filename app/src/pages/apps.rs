@@ -24,7 +24,8 @@ pub fn AppsPage() -> impl IntoView {
 #[component]
 fn ServiceTable(snapshot: ClusterSnapshot) -> impl IntoView {
     if snapshot.services.is_empty() {
-        return view! { <p class="mt-6 text-slate-500">"No services are running yet."</p> }.into_any();
+        return view! { <p class="mt-6 text-slate-500">"No services are running yet."</p> }
+            .into_any();
     }
     let mut services: Vec<&ServiceInfo> = snapshot.services.values().collect();
     services.sort_by_key(|service| service.name.clone());
@@ -36,7 +37,10 @@ fn ServiceTable(snapshot: ClusterSnapshot) -> impl IntoView {
                 .values()
                 .filter(|task| task.service_id == service.id && task.state == TaskState::Running)
                 .count();
-            let wanted = service.replicas.map(|n| n.to_string()).unwrap_or_else(|| "global".into());
+            let wanted = service
+                .replicas
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "global".into());
             view! {
                 <tr data-testid="service" data-service-name=service.name.clone()>
                     <td class="py-2 pr-4 font-medium">{service.name.clone()}</td>
@@ -58,5 +62,5 @@ fn ServiceTable(snapshot: ClusterSnapshot) -> impl IntoView {
             <tbody class="divide-y divide-slate-200">{rows}</tbody>
         </table>
     }
-        .into_any()
+    .into_any()
 }

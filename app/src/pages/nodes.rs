@@ -45,7 +45,14 @@ pub fn NodesPage() -> impl IntoView {
 fn NodeList(snapshot: ClusterSnapshot) -> impl IntoView {
     let mut nodes: Vec<&NodeInfo> = snapshot.nodes.values().collect();
     // Leader first, then managers, then by name; the ID breaks ties between twin hostnames.
-    nodes.sort_by_key(|node| (!node.leader, node.role != NodeRole::Manager, node.hostname.clone(), node.id.clone()));
+    nodes.sort_by_key(|node| {
+        (
+            !node.leader,
+            node.role != NodeRole::Manager,
+            node.hostname.clone(),
+            node.id.clone(),
+        )
+    });
     let cards = nodes
         .into_iter()
         .map(|node| view! { <NodeCard node=node.clone() snapshot=&snapshot/> })
@@ -60,7 +67,11 @@ fn NodeCard<'a>(node: NodeInfo, snapshot: &'a ClusterSnapshot) -> impl IntoView 
     let instances = tasks
         .into_iter()
         .map(|task| {
-            let name = format!("{}.{}", snapshot.service_name(&task.service_id), task.slot.unwrap_or(0));
+            let name = format!(
+                "{}.{}",
+                snapshot.service_name(&task.service_id),
+                task.slot.unwrap_or(0)
+            );
             view! { <InstanceRow task=task.clone() name/> }
         })
         .collect_view();
@@ -128,10 +139,11 @@ fn InstanceRow(task: TaskInfo, name: String) -> impl IntoView {
         state if state.is_terminal() => Tone::Neutral,
         _ => Tone::Busy,
     };
-    let detail = task
-        .error
-        .clone()
-        .or_else(|| task.exit_code.filter(|code| *code != 0).map(|code| format!("exit code {code}")));
+    let detail = task.error.clone().or_else(|| {
+        task.exit_code
+            .filter(|code| *code != 0)
+            .map(|code| format!("exit code {code}"))
+    });
     view! {
         <li
             class="flex flex-wrap items-center gap-3 py-1.5"

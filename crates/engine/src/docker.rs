@@ -51,7 +51,10 @@ pub enum ConnectError {
         source: bollard::errors::Error,
     },
     #[error("cannot reach the Docker engine at {address}: no answer within {seconds} s")]
-    TimedOut { address: DockerAddress, seconds: u64 },
+    TimedOut {
+        address: DockerAddress,
+        seconds: u64,
+    },
 }
 
 /// Connects to the engine at `address` and negotiates the API version it speaks.

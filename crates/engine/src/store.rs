@@ -126,7 +126,9 @@ impl Store {
 }
 
 fn read_version(connection: &Connection) -> rusqlite::Result<usize> {
-    connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0).map(|v| v as usize))
+    connection.query_row("PRAGMA user_version", [], |row| {
+        row.get::<_, i64>(0).map(|v| v as usize)
+    })
 }
 
 fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
@@ -161,7 +163,10 @@ mod tests {
     #[test]
     fn settings_are_kept_across_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        Store::open(dir.path()).unwrap().set_setting("k", "v1").unwrap();
+        Store::open(dir.path())
+            .unwrap()
+            .set_setting("k", "v1")
+            .unwrap();
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.setting("k").unwrap().as_deref(), Some("v1"));
         store.set_setting("k", "v2").unwrap();
@@ -176,12 +181,18 @@ mod tests {
         connection.pragma_update(None, "user_version", 999).unwrap();
         drop(connection);
         let error = Store::open(dir.path()).unwrap_err();
-        assert!(matches!(error, StoreError::TooNew { found: 999, .. }), "{error}");
+        assert!(
+            matches!(error, StoreError::TooNew { found: 999, .. }),
+            "{error}"
+        );
     }
 
     #[test]
     fn an_unwritable_data_dir_is_a_clear_error() {
         let error = Store::open(Path::new("/proc/captain-cannot-exist")).unwrap_err();
-        assert!(error.to_string().contains("/proc/captain-cannot-exist"), "{error}");
+        assert!(
+            error.to_string().contains("/proc/captain-cannot-exist"),
+            "{error}"
+        );
     }
 }

@@ -22,7 +22,9 @@ pub enum SwarmError {
         #[source]
         source: bollard::errors::Error,
     },
-    #[error("this engine is in swarm state {state:?}; Captain needs an active swarm manager{detail}")]
+    #[error(
+        "this engine is in swarm state {state:?}; Captain needs an active swarm manager{detail}"
+    )]
     Unusable { state: String, detail: String },
     #[error("this engine is a swarm worker; run Captain against a manager node")]
     NotManager,
@@ -74,7 +76,9 @@ pub async fn ensure_swarm(
                 .map_err(|source| SwarmError::Init {
                     hint: match advertise_addr {
                         Some(addr) => format!(" advertising {addr}"),
-                        None => " (if the machine has several addresses, pass --advertise-addr)".into(),
+                        None => {
+                            " (if the machine has several addresses, pass --advertise-addr)".into()
+                        }
                     },
                     source,
                 })?;
@@ -105,7 +109,10 @@ pub async fn ensure_overlay_network(docker: &Docker, name: &str) -> Result<bool,
         name: name.to_owned(),
         driver: Some("overlay".into()),
         attachable: Some(true),
-        labels: Some(HashMap::from([(MANAGED_LABEL.to_owned(), "true".to_owned())])),
+        labels: Some(HashMap::from([(
+            MANAGED_LABEL.to_owned(),
+            "true".to_owned(),
+        )])),
         ..Default::default()
     };
     match docker.create_network(request).await {
@@ -140,10 +147,7 @@ async fn inspect_network(
     }
 }
 
-fn check_network(
-    name: &str,
-    network: bollard::models::NetworkInspect,
-) -> Result<bool, SwarmError> {
+fn check_network(name: &str, network: bollard::models::NetworkInspect) -> Result<bool, SwarmError> {
     let driver = network.driver.unwrap_or_default();
     if driver == "overlay" && network.attachable == Some(true) {
         Ok(false)

@@ -24,7 +24,13 @@ async fn the_overlay_network_is_created_once() {
     let name = unique_name("net");
     let first = ensure_overlay_network(&docker_api, &name).await;
     let second = ensure_overlay_network(&docker_api, &name).await;
-    let details = docker(&["network", "inspect", "--format", "{{.Driver}} {{.Attachable}}", &name]);
+    let details = docker(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{.Driver}} {{.Attachable}}",
+        &name,
+    ]);
     let _ = docker(&["network", "rm", &name]);
     assert!(first.unwrap(), "the first call creates it");
     assert!(!second.unwrap(), "the second call finds it");
@@ -39,5 +45,8 @@ async fn a_non_overlay_network_with_the_same_name_is_refused() {
     let result = ensure_overlay_network(&docker_api, &name).await;
     let _ = docker(&["network", "rm", &name]);
     let message = result.unwrap_err().to_string();
-    assert!(message.contains(&name) && message.contains("bridge"), "{message}");
+    assert!(
+        message.contains(&name) && message.contains("bridge"),
+        "{message}"
+    );
 }

@@ -33,7 +33,12 @@ pub fn ensure_debian_base() -> Result<()> {
         let root = rootfs.path().to_str().context("cache path is UTF-8")?;
         run(
             "debootstrap",
-            &["--variant=minbase", "bookworm", root, "http://deb.debian.org/debian"],
+            &[
+                "--variant=minbase",
+                "bookworm",
+                root,
+                "http://deb.debian.org/debian",
+            ],
         )
         .context("debootstrap of bookworm")?;
         let partial = tarball.with_extension("partial");
@@ -71,7 +76,13 @@ pub fn ensure_httpd_image() -> Result<()> {
     )?;
     run(
         "docker",
-        &["build", "-q", "-t", HTTPD_IMAGE, context.path().to_str().unwrap()],
+        &[
+            "build",
+            "-q",
+            "-t",
+            HTTPD_IMAGE,
+            context.path().to_str().unwrap(),
+        ],
     )
     .context("building the httpd test image")?;
     Ok(())

@@ -43,12 +43,35 @@ pub fn ensure_link() -> Result<()> {
     let host_side_ok = run("ip", &["link", "show", VETH_HOST]).is_ok();
     if !(node_side_ok && host_side_ok) {
         let _ = run("ip", &["link", "del", VETH_HOST]);
-        run("ip", &["link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NODE])?;
+        run(
+            "ip",
+            &[
+                "link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NODE,
+            ],
+        )?;
         run("ip", &["link", "set", VETH_NODE, "netns", NETNS])?;
     }
-    run("ip", &["addr", "replace", &format!("{LEADER_ADDR}/24"), "dev", VETH_HOST])?;
+    run(
+        "ip",
+        &[
+            "addr",
+            "replace",
+            &format!("{LEADER_ADDR}/24"),
+            "dev",
+            VETH_HOST,
+        ],
+    )?;
     run("ip", &["link", "set", VETH_HOST, "up"])?;
-    in_netns("ip", &["addr", "replace", &format!("{NODE2_ADDR}/24"), "dev", VETH_NODE])?;
+    in_netns(
+        "ip",
+        &[
+            "addr",
+            "replace",
+            &format!("{NODE2_ADDR}/24"),
+            "dev",
+            VETH_NODE,
+        ],
+    )?;
     in_netns("ip", &["link", "set", VETH_NODE, "up"])?;
     in_netns("ip", &["link", "set", "lo", "up"])?;
     Ok(())
@@ -190,7 +213,20 @@ impl Node2 {
         for key in ["ssh_host_ed25519_key", "test_key"] {
             let path = state.join(key);
             if !path.exists() {
-                run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", "captain-test", "-f", path.to_str().unwrap()])?;
+                run(
+                    "ssh-keygen",
+                    &[
+                        "-q",
+                        "-t",
+                        "ed25519",
+                        "-N",
+                        "",
+                        "-C",
+                        "captain-test",
+                        "-f",
+                        path.to_str().unwrap(),
+                    ],
+                )?;
             }
         }
         std::fs::copy(state.join("test_key.pub"), state.join("authorized_keys"))?;
@@ -213,9 +249,11 @@ impl Node2 {
             in_netns("/usr/sbin/sshd", &["-f", config.to_str().unwrap()])
                 .context("starting node2's sshd")?;
         }
-        wait_for("node2's sshd to accept the test key", Duration::from_secs(10), || {
-            self.ssh("true").ok().map(drop)
-        })
+        wait_for(
+            "node2's sshd to accept the test key",
+            Duration::from_secs(10),
+            || self.ssh("true").ok().map(drop),
+        )
     }
 
     /// Leaves any swarm on node2 and removes every node2 entry from the leader's node list.
@@ -226,7 +264,13 @@ impl Node2 {
         }
         let ids = docker(&["node", "ls", "-q"])?;
         for id in ids.lines().filter(|id| !id.is_empty()) {
-            let details = docker(&["node", "inspect", "--format", "{{.Status.Addr}} {{.Spec.Role}}", id])?;
+            let details = docker(&[
+                "node",
+                "inspect",
+                "--format",
+                "{{.Status.Addr}} {{.Spec.Role}}",
+                id,
+            ])?;
             if details.starts_with(&format!("{NODE2_ADDR} ")) {
                 if details.ends_with("manager") {
                     let _ = docker(&["node", "demote", id]);

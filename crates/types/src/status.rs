@@ -56,7 +56,13 @@ impl ClusterSnapshot {
     /// the client has not heard of.
     pub fn diff(&self, next: &ClusterSnapshot) -> Vec<ClusterChange> {
         let mut changes = Vec::new();
-        diff_map(&self.nodes, &next.nodes, &mut changes, ClusterChange::NodeUpserted, ClusterChange::NodeRemoved);
+        diff_map(
+            &self.nodes,
+            &next.nodes,
+            &mut changes,
+            ClusterChange::NodeUpserted,
+            ClusterChange::NodeRemoved,
+        );
         diff_map(
             &self.services,
             &next.services,
@@ -64,7 +70,13 @@ impl ClusterSnapshot {
             ClusterChange::ServiceUpserted,
             ClusterChange::ServiceRemoved,
         );
-        diff_map(&self.tasks, &next.tasks, &mut changes, ClusterChange::TaskUpserted, ClusterChange::TaskRemoved);
+        diff_map(
+            &self.tasks,
+            &next.tasks,
+            &mut changes,
+            ClusterChange::TaskUpserted,
+            ClusterChange::TaskRemoved,
+        );
         changes
     }
 }
@@ -165,9 +177,13 @@ mod tests {
 
     #[test]
     fn status_messages_round_trip_through_json() {
-        let message = StatusMessage::Change(ClusterChange::TaskUpserted(task("t1", TaskState::Failed)));
+        let message =
+            StatusMessage::Change(ClusterChange::TaskUpserted(task("t1", TaskState::Failed)));
         let json = serde_json::to_string(&message).unwrap();
         assert!(json.contains("\"TaskUpserted\""), "{json}");
-        assert_eq!(serde_json::from_str::<StatusMessage>(&json).unwrap(), message);
+        assert_eq!(
+            serde_json::from_str::<StatusMessage>(&json).unwrap(),
+            message
+        );
     }
 }

@@ -55,7 +55,9 @@ impl Captain {
 
     /// Stops the process (SIGTERM, as systemd would) and hands back its data dir.
     pub fn stop(mut self) -> tempfile::TempDir {
-        let _ = Command::new("kill").arg(self.process.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.process.id().to_string())
+            .status();
         let _ = self.process.wait();
         let dir = tempfile::tempdir().expect("tempdir");
         std::mem::replace(&mut self.data_dir, dir)
@@ -83,7 +85,8 @@ impl Drop for Captain {
     }
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A status websocket client that keeps its own copy of the cluster up to date.
 pub struct StatusClient {

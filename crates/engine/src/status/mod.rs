@@ -71,7 +71,10 @@ pub struct Subscription {
 
 impl StatusHub {
     /// Takes a first look at the swarm, then keeps watching it until [`StatusHub::shutdown`].
-    pub async fn start(docker: Docker, options: HubOptions) -> Result<Self, bollard::errors::Error> {
+    pub async fn start(
+        docker: Docker,
+        options: HubOptions,
+    ) -> Result<Self, bollard::errors::Error> {
         let initial = observe(&docker).await?;
         let (changes, _) = broadcast::channel(options.channel_capacity);
         let hub = Self {
@@ -133,7 +136,12 @@ async fn refresh_loop(docker: Docker, shared: Arc<Shared>, options: HubOptions) 
     let mut scheduled: Vec<Instant> = Vec::new();
     let mut next_resync = Instant::now() + options.resync_interval;
     loop {
-        let next = scheduled.iter().copied().min().unwrap_or(next_resync).min(next_resync);
+        let next = scheduled
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(next_resync)
+            .min(next_resync);
         tokio::select! {
             _ = shared.wake.notified() => {
                 let now = Instant::now();
@@ -147,7 +155,9 @@ async fn refresh_loop(docker: Docker, shared: Arc<Shared>, options: HubOptions) 
         next_resync = now + options.resync_interval;
         match observe(&docker).await {
             Ok(observed) => publish(&shared, observed),
-            Err(error) => tracing::warn!(%error, "cannot observe the swarm; keeping the last snapshot"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot observe the swarm; keeping the last snapshot")
+            }
         }
     }
 }

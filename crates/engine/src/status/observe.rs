@@ -98,7 +98,10 @@ fn task_info(task: Task) -> Option<TaskInfo> {
         id: task.id?.as_str().into(),
         service_id: task.service_id.unwrap_or_default().as_str().into(),
         slot: task.slot.map(|slot| slot.max(0) as u64),
-        node_id: task.node_id.filter(|id| !id.is_empty()).map(|id| id.as_str().into()),
+        node_id: task
+            .node_id
+            .filter(|id| !id.is_empty())
+            .map(|id| id.as_str().into()),
         state: task_state(status.state),
         desired_state: task_state(task.desired_state),
         since: status.timestamp.unwrap_or_default(),
