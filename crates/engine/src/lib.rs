@@ -4,12 +4,17 @@
 //! one per noun: [`docker`] connects, [`swarm`] prepares the cluster, [`store`] keeps
 //! desired state, [`status`] observes what runs and broadcasts each change.
 
+pub mod archive;
+pub mod auth;
 pub mod docker;
+pub mod secrets;
 pub mod status;
 pub mod store;
 pub mod swarm;
 
+pub use auth::{Auth, AuthError, Identity};
 pub use docker::{connect, ConnectError, DockerAddress};
 pub use status::{HubOptions, StatusHub};
 pub use store::{Store, StoreError};
+pub use secrets::{Secret, SecretBox};
 pub use swarm::{ensure_overlay_network, ensure_swarm, SwarmError, APPS_NETWORK};

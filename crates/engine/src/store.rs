@@ -17,6 +17,27 @@ const MIGRATIONS: &[&str] = &[
         key   TEXT PRIMARY KEY NOT NULL,
         value TEXT NOT NULL
     );",
+    // 2: sign-in. Only hashes of session and API tokens are kept, and secrets (registry
+    // passwords, SSH keys) only sealed with a key that lives outside this file.
+    "CREATE TABLE sessions (
+        id            TEXT PRIMARY KEY NOT NULL,
+        token_hash    BLOB NOT NULL UNIQUE,
+        created_at    INTEGER NOT NULL,
+        last_seen_at  INTEGER NOT NULL,
+        client_addr   TEXT NOT NULL,
+        user_agent    TEXT NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        id            TEXT PRIMARY KEY NOT NULL,
+        name          TEXT NOT NULL,
+        token_hash    BLOB NOT NULL UNIQUE,
+        created_at    INTEGER NOT NULL,
+        last_used_at  INTEGER
+    );
+    CREATE TABLE secrets (
+        name   TEXT PRIMARY KEY NOT NULL,
+        sealed TEXT NOT NULL
+    );",
 ];
 
 pub const DATABASE_FILE: &str = "captain.db";
@@ -114,6 +135,11 @@ impl Store {
             params![key, value],
         )?;
         Ok(())
+    }
+
+    /// Runs `work` with the connection; the lock is held only for that call.
+    pub fn with<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        Ok(work(&self.lock())?)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
