@@ -43,3 +43,36 @@ mod tests {
         assert_eq!(timestamp("bad"), "bad");
     }
 }
+
+/// Unix seconds as `YYYY-MM-DD HH:MM UTC`, the same on server and browser.
+pub fn unix_time(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let secs_of_day = seconds.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil conversion (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs_of_day / 3600,
+        secs_of_day % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod unix_time_tests {
+    use super::unix_time;
+
+    #[test]
+    fn unix_times_read_as_utc_dates() {
+        assert_eq!(unix_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(unix_time(1_796_400_000), "2026-12-04 16:00 UTC");
+        assert_eq!(unix_time(951_782_400), "2000-02-29 00:00 UTC");
+    }
+}

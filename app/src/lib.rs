@@ -16,6 +16,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
+use pages::auth::{LoginPage, SetupPage};
 use pages::{apps::AppsPage, nodes::NodesPage, registry::RegistryPage, settings::SettingsPage};
 
 /// The HTML document around the app; the server renders it for every page.
@@ -53,6 +54,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/nodes") view=NodesPage/>
                     <Route path=path!("/registry") view=RegistryPage/>
                     <Route path=path!("/settings") view=SettingsPage/>
+                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/setup") view=SetupPage/>
                 </Routes>
             </Layout>
         </Router>

@@ -96,6 +96,14 @@ mod client {
     pub async fn run(live: LiveCluster) {
         let mut attempt = 0u32;
         loop {
+            // Signed-out pages have no right to live status; look again shortly after.
+            let on_sign_in_page = web_sys::window()
+                .and_then(|window| window.location().pathname().ok())
+                .is_some_and(|path| crate::components::layout::is_sign_in_page(&path));
+            if on_sign_in_page {
+                gloo_timers::future::TimeoutFuture::new(1000).await;
+                continue;
+            }
             if let Some(socket) = status_url().and_then(|url| WebSocket::open(&url).ok()) {
                 // Hold the sending half: dropping it would close the socket.
                 let (_sender, mut receiver) = socket.split();

@@ -1,4 +1,5 @@
-//! What server functions reach for: the engine handles the server put in context.
+//! What server functions reach for: the engine handles the server put in context, and
+//! who is asking (set by the server's guard on every request).
 
 use leptos::prelude::*;
 
@@ -8,11 +9,81 @@ pub struct ServerContext {
     pub hub: engine::StatusHub,
     /// Desired state and settings.
     pub store: engine::Store,
+    pub auth: engine::Auth,
+    /// Sealed secrets (registry passwords, SSH keys).
+    pub secrets: engine::secrets::SecretStore,
     pub info: types::ServerInfo,
+    /// Always mark the session cookie Secure (TLS ends before Captain).
+    pub secure_cookies: bool,
 }
+
+/// Who made the request, as the guard established it; `None` only on public routes.
+#[derive(Clone, Debug)]
+pub struct RequestIdentity(pub Option<engine::Identity>);
+
+pub const SESSION_COOKIE: &str = "captain_session";
 
 /// The server context, or an error saying the server was wired without it.
 pub fn server_context() -> Result<ServerContext, ServerFnError> {
     use_context::<ServerContext>()
         .ok_or_else(|| ServerFnError::new("Captain's server context is missing"))
+}
+
+/// The caller's identity; server functions behind the guard can rely on it being set.
+pub async fn identity() -> Result<Option<engine::Identity>, ServerFnError> {
+    let axum::Extension(RequestIdentity(identity)) =
+        leptos_axum::extract::<axum::Extension<RequestIdentity>>().await?;
+    Ok(identity)
+}
+
+/// The current browser session's ID, if the caller signed in with a cookie.
+pub async fn session_id() -> Result<Option<String>, ServerFnError> {
+    Ok(match identity().await? {
+        Some(engine::Identity::Session { id }) => Some(id),
+        _ => None,
+    })
+}
+
+/// The client's address, for per-client sign-in back-off.
+pub async fn client_addr() -> Result<std::net::IpAddr, ServerFnError> {
+    let axum::extract::ConnectInfo(address) =
+        leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>().await?;
+    Ok(address.ip())
+}
+
+pub async fn header(name: &str) -> Result<String, ServerFnError> {
+    let headers = leptos_axum::extract::<http::HeaderMap>().await?;
+    Ok(headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// Sets (or, with `None`, clears) the session cookie on the response.
+pub async fn set_session_cookie(token: Option<&str>) -> Result<(), ServerFnError> {
+    let context = server_context()?;
+    let https = header("x-forwarded-proto").await? == "https";
+    let secure = if context.secure_cookies || https {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = match token {
+        Some(token) => format!(
+            "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000{secure}"
+        ),
+        None => format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"),
+    };
+    let response = expect_context::<leptos_axum::ResponseOptions>();
+    response.append_header(
+        http::header::SET_COOKIE,
+        http::HeaderValue::from_str(&cookie).map_err(|e| ServerFnError::new(e.to_string()))?,
+    );
+    Ok(())
+}
+
+/// Maps an engine error to the one message that crosses the wire.
+pub fn to_server_error(error: impl std::fmt::Display) -> ServerFnError {
+    ServerFnError::new(error.to_string())
 }

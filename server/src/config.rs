@@ -6,6 +6,7 @@
 //! (which browsers and curl resolve to loopback without any DNS).
 
 use clap::Parser;
+use engine::Secret;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -36,4 +37,35 @@ pub struct Config {
     /// Apps are served at APP.<root domain>.
     #[arg(long, env = "CAPTAIN_ROOT_DOMAIN", default_value = "localhost")]
     pub root_domain: String,
+
+    /// Admin password to set on first start, for unattended installs. Ignored once a
+    /// password exists. Without it, the dashboard asks for one.
+    #[arg(long, env = "CAPTAIN_INITIAL_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+    pub initial_password: Option<Secret>,
+
+    /// Key that seals stored secrets (32 bytes); created if missing. Defaults to
+    /// DATA_DIR/secret.key; point it at a swarm secret when Captain runs as a service.
+    #[arg(long, env = "CAPTAIN_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// Mark the session cookie Secure even when requests arrive over plain HTTP (behind
+    /// a TLS-terminating proxy that does not send X-Forwarded-Proto).
+    #[arg(long, env = "CAPTAIN_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
+    /// Print every HTTP route as JSON and exit (used by the route-guard test).
+    #[arg(long, hide = true)]
+    pub print_routes: bool,
+}
+
+fn parse_secret(value: &str) -> Result<Secret, String> {
+    Ok(Secret::new(value))
+}
+
+impl Config {
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.secret_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
 }

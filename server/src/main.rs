@@ -1,7 +1,9 @@
 //! The `captain` binary: prepares Docker, then serves the dashboard, server functions and
 //! the status websocket until Ctrl-C or SIGTERM.
 
+mod api;
 mod config;
+mod guard;
 mod router;
 mod startup;
 mod status_ws;
@@ -21,6 +23,10 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let config = Config::parse();
+    if config.print_routes {
+        router::print_routes();
+        return ExitCode::SUCCESS;
+    }
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -38,14 +44,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
-    let app = router::build(prepared, address);
+    let app = router::build(prepared, address, config.secure_cookies);
     // Tests and scripts read this line to learn the port when --listen asks for port 0.
     println!("captain listening on http://{address}");
     tracing::info!(%address, "dashboard ready");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")?;
     hub.shutdown();
     Ok(())
 }

@@ -1,14 +1,18 @@
-//! The HTTP surface: Leptos pages and server functions with the engine in context, the
-//! status websocket, and the compiled assets.
+//! The HTTP surface: Leptos pages and server functions with the engine in context,
+//! Captain's own API routes, and the compiled assets — all behind the guard.
 
+use crate::guard::{self, Guard};
 use crate::startup::Prepared;
+use app::pages::auth::{GetAuthState, SetUpPassword, SignIn};
 use app::server_context::ServerContext;
 use app::{shell, App};
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::http::Method;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 use engine::StatusHub;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::SocketAddr;
 
@@ -18,28 +22,85 @@ pub struct AppState {
     hub: StatusHub,
 }
 
-pub fn build(prepared: Prepared, address: SocketAddr) -> Router {
+/// Captain's own routes. The router is built from this list and `--print-routes` prints
+/// it, so the guard test walks exactly what is served.
+fn api_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (
+            Method::GET,
+            "/api/status/ws",
+            get(crate::status_ws::upgrade),
+        ),
+        (Method::GET, "/api/v1/cluster", get(crate::api::cluster)),
+    ]
+}
+
+/// Reachable without signing in: the sign-in and first-run pages and what they call.
+fn public_paths() -> Vec<String> {
+    vec![
+        "/login".into(),
+        "/setup".into(),
+        "/favicon.ico".into(),
+        SignIn::PATH.into(),
+        SetUpPassword::PATH.into(),
+        GetAuthState::PATH.into(),
+    ]
+}
+
+pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> Router {
     let leptos_options = leptos_options(address);
+    let guard = Guard::new(prepared.auth.clone(), public_paths());
     let context = ServerContext {
         hub: prepared.hub.clone(),
         store: prepared.store,
+        auth: prepared.auth,
+        secrets: prepared.secrets,
         info: prepared.info,
+        secure_cookies,
     };
     let state = AppState {
         leptos_options: leptos_options.clone(),
         hub: prepared.hub,
     };
-    let routes = generate_route_list(App);
-    Router::new()
-        .route("/api/status/ws", get(crate::status_ws::upgrade))
+    let mut router = Router::new();
+    for (_, path, handler) in api_routes() {
+        router = router.route(path, handler);
+    }
+    router
         .leptos_routes_with_context(
             &state,
-            routes,
+            generate_route_list(App),
             move || provide_context(context.clone()),
             move || shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
         .with_state(state)
+}
+
+/// Every route as `{"method", "path", "public"}` JSON lines, from the same sources the
+/// router is built from.
+pub fn print_routes() {
+    let guard_paths: std::collections::HashSet<String> = public_paths().into_iter().collect();
+    let mut routes: Vec<(String, String)> = api_routes()
+        .into_iter()
+        .map(|(method, path, _)| (method.to_string(), path.to_owned()))
+        .collect();
+    for listing in generate_route_list(App) {
+        routes.push(("GET".into(), listing.path().to_owned()));
+    }
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        routes.push((method.to_string(), path.to_owned()));
+    }
+    routes.sort();
+    routes.dedup();
+    for (method, path) in routes {
+        let public = guard_paths.contains(&path);
+        println!(
+            "{}",
+            serde_json::json!({ "method": method, "path": path, "public": public })
+        );
+    }
 }
 
 /// cargo-leptos passes the site layout in `LEPTOS_*` variables; a binary started any

@@ -5,13 +5,16 @@
 
 use crate::config::Config;
 use anyhow::Context;
-use engine::{DockerAddress, HubOptions, StatusHub, Store, APPS_NETWORK};
+use engine::secrets::SecretStore;
+use engine::{Auth, DockerAddress, HubOptions, SecretBox, StatusHub, Store, APPS_NETWORK};
 use types::ServerInfo;
 
 /// What the running server holds on to.
 pub struct Prepared {
     pub hub: StatusHub,
     pub store: Store,
+    pub auth: Auth,
+    pub secrets: SecretStore,
     pub info: ServerInfo,
 }
 
@@ -27,6 +30,18 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     if swarm.initialised_now {
         store.set_setting("swarm.initialised_by_captain", &swarm.node_id)?;
     }
+    let secrets = SecretStore::new(
+        store.clone(),
+        SecretBox::open_or_create(&config.secret_key_path())?,
+    );
+    let auth = Auth::new(store.clone());
+    if let Some(password) = &config.initial_password {
+        if !auth.has_password()? {
+            auth.set_initial_password(password.expose())
+                .await
+                .context("the initial password (CAPTAIN_INITIAL_PASSWORD) is not acceptable")?;
+        }
+    }
 
     let hub = StatusHub::start(docker, HubOptions::default())
         .await
@@ -41,5 +56,11 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         node_id: swarm.node_id,
         apps_network: APPS_NETWORK.to_owned(),
     };
-    Ok(Prepared { hub, store, info })
+    Ok(Prepared {
+        hub,
+        store,
+        auth,
+        secrets,
+        info,
+    })
 }

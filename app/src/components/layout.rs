@@ -1,8 +1,15 @@
 //! The frame around every page: navigation and the live-connection indicator.
 
 use crate::live::{Connection, LiveCluster};
+use crate::pages::auth::SignOut;
 use leptos::prelude::*;
 use leptos_router::components::A;
+use leptos_router::hooks::use_location;
+
+/// Pages shown before signing in: no navigation, no live status.
+pub fn is_sign_in_page(path: &str) -> bool {
+    path == "/login" || path == "/setup"
+}
 
 const NAV: &[(&str, &str)] = &[
     ("/apps", "Apps"),
@@ -12,7 +19,22 @@ const NAV: &[(&str, &str)] = &[
 ];
 
 #[component]
-pub fn Layout(children: Children) -> impl IntoView {
+pub fn Layout(children: ChildrenFn) -> impl IntoView {
+    let location = use_location();
+    let bare = move || is_sign_in_page(&location.pathname.get());
+    move || {
+        let children = children.clone();
+        if bare() {
+            view! { <main class="min-h-screen px-4">{children()}</main> }.into_any()
+        } else {
+            view! { <Frame>{children()}</Frame> }.into_any()
+        }
+    }
+}
+
+#[component]
+fn Frame(children: Children) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
     view! {
         <div class="flex min-h-screen">
             <nav class="w-52 shrink-0 bg-slate-900 text-slate-100 flex flex-col">
@@ -34,8 +56,13 @@ pub fn Layout(children: Children) -> impl IntoView {
                         })
                         .collect_view()}
                 </ul>
-                <div class="px-5 py-4 border-t border-slate-800">
+                <div class="px-5 py-4 border-t border-slate-800 space-y-3">
                     <ConnectionIndicator/>
+                    <ActionForm action=sign_out>
+                        <button type="submit" class="text-xs text-slate-400 hover:text-white" data-testid="sign-out">
+                            "Sign out"
+                        </button>
+                    </ActionForm>
                 </div>
             </nav>
             <main class="flex-1 p-8 max-w-6xl">{children()}</main>

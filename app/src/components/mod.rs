@@ -1,4 +1,5 @@
 //! Pieces used by more than one page.
 
 pub mod badge;
+pub mod form;
 pub mod layout;

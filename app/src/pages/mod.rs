@@ -1,6 +1,7 @@
 //! One module per dashboard area, each with the server functions it calls beside it.
 
 pub mod apps;
+pub mod auth;
 pub mod nodes;
 pub mod registry;
 pub mod settings;

@@ -59,7 +59,10 @@ pub struct Unpacked {
 /// Unpacks `archive` (gzip detected by its magic bytes) into the existing folder `dest`.
 pub fn unpack(archive: impl Read, dest: &Path, limits: Limits) -> Result<Unpacked, ArchiveError> {
     let mut buffered = BufReader::new(archive);
-    let is_gzip = buffered.fill_buf().map_err(ArchiveError::Malformed)?.starts_with(&[0x1f, 0x8b]);
+    let is_gzip = buffered
+        .fill_buf()
+        .map_err(ArchiveError::Malformed)?
+        .starts_with(&[0x1f, 0x8b]);
     if is_gzip {
         unpack_tar(GzDecoder::new(buffered), dest, limits)
     } else {
@@ -69,7 +72,10 @@ pub fn unpack(archive: impl Read, dest: &Path, limits: Limits) -> Result<Unpacke
 
 fn unpack_tar(reader: impl Read, dest: &Path, limits: Limits) -> Result<Unpacked, ArchiveError> {
     let mut archive = tar::Archive::new(reader);
-    let mut unpacked = Unpacked { entries: 0, bytes: 0 };
+    let mut unpacked = Unpacked {
+        entries: 0,
+        bytes: 0,
+    };
     for entry in archive.entries().map_err(ArchiveError::Malformed)? {
         let mut entry = entry.map_err(ArchiveError::Malformed)?;
         unpacked.entries += 1;
@@ -100,7 +106,8 @@ fn unpack_tar(reader: impl Read, dest: &Path, limits: Limits) -> Result<Unpacked
             }
             let budget = limits.max_total_bytes - unpacked.bytes;
             let mut file = std::fs::File::create(&target).map_err(write_error)?;
-            let copied = std::io::copy(&mut (&mut entry).take(budget + 1), &mut file).map_err(write_error)?;
+            let copied = std::io::copy(&mut (&mut entry).take(budget + 1), &mut file)
+                .map_err(write_error)?;
             if copied > budget {
                 drop(file);
                 let _ = std::fs::remove_file(&target);
@@ -129,7 +136,13 @@ fn unpack_tar(reader: impl Read, dest: &Path, limits: Limits) -> Result<Unpacked
             } else {
                 std::fs::hard_link(dest.join(&link), &target).map_err(write_error)?;
             }
-        } else if matches!(kind, tar::EntryType::XGlobalHeader | tar::EntryType::XHeader | tar::EntryType::GNULongName | tar::EntryType::GNULongLink) {
+        } else if matches!(
+            kind,
+            tar::EntryType::XGlobalHeader
+                | tar::EntryType::XHeader
+                | tar::EntryType::GNULongName
+                | tar::EntryType::GNULongLink
+        ) {
             continue;
         } else {
             return Err(ArchiveError::SpecialFile(shown));

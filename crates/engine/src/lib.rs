@@ -14,7 +14,7 @@ pub mod swarm;
 
 pub use auth::{Auth, AuthError, Identity};
 pub use docker::{connect, ConnectError, DockerAddress};
+pub use secrets::{Secret, SecretBox};
 pub use status::{HubOptions, StatusHub};
 pub use store::{Store, StoreError};
-pub use secrets::{Secret, SecretBox};
 pub use swarm::{ensure_overlay_network, ensure_swarm, SwarmError, APPS_NETWORK};

@@ -87,7 +87,9 @@ impl SecretBox {
                 .mode(0o600)
                 .open(path)
                 .map_err(io_error)?;
-            file.write_all(&key).and_then(|()| file.sync_all()).map_err(io_error)?;
+            file.write_all(&key)
+                .and_then(|()| file.sync_all())
+                .map_err(io_error)?;
         }
         let key = std::fs::read(path).map_err(io_error)?;
         if key.len() != KEY_BYTES {
@@ -130,7 +132,9 @@ impl SecretBox {
             .cipher
             .decrypt(Nonce::from_slice(nonce), ciphertext)
             .map_err(|_| SecretError::Unseal)?;
-        String::from_utf8(plain).map(Secret).map_err(|_| SecretError::Unseal)
+        String::from_utf8(plain)
+            .map(Secret)
+            .map_err(|_| SecretError::Unseal)
     }
 }
 
@@ -166,10 +170,17 @@ impl SecretStore {
     pub fn get(&self, name: &str) -> Result<Option<Secret>, SecretLookupError> {
         use rusqlite::OptionalExtension;
         let sealed: Option<String> = self.store.with(|db| {
-            db.query_row("SELECT sealed FROM secrets WHERE name = ?1", [name], |row| row.get(0))
-                .optional()
+            db.query_row(
+                "SELECT sealed FROM secrets WHERE name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()
         })?;
-        sealed.map(|sealed| self.secret_box.unseal(&sealed)).transpose().map_err(Into::into)
+        sealed
+            .map(|sealed| self.secret_box.unseal(&sealed))
+            .transpose()
+            .map_err(Into::into)
     }
 }
 
@@ -189,14 +200,25 @@ mod tests {
     fn stored_secrets_are_only_ciphertext_in_the_database_file() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::Store::open(dir.path()).unwrap();
-        let secrets = SecretStore::new(store, SecretBox::open_or_create(&dir.path().join("secret.key")).unwrap());
-        secrets.put("registry.password", &Secret::new("plain-registry-pass-77")).unwrap();
-        assert_eq!(secrets.get("registry.password").unwrap().unwrap().expose(), "plain-registry-pass-77");
+        let secrets = SecretStore::new(
+            store,
+            SecretBox::open_or_create(&dir.path().join("secret.key")).unwrap(),
+        );
+        secrets
+            .put("registry.password", &Secret::new("plain-registry-pass-77"))
+            .unwrap();
+        assert_eq!(
+            secrets.get("registry.password").unwrap().unwrap().expose(),
+            "plain-registry-pass-77"
+        );
         assert!(secrets.get("missing").unwrap().is_none());
         for file in ["captain.db", "captain.db-wal"] {
             if let Ok(bytes) = std::fs::read(dir.path().join(file)) {
                 let text = String::from_utf8_lossy(&bytes);
-                assert!(!text.contains("plain-registry-pass-77"), "{file} holds the plaintext");
+                assert!(
+                    !text.contains("plain-registry-pass-77"),
+                    "{file} holds the plaintext"
+                );
             }
         }
     }
@@ -222,7 +244,9 @@ mod tests {
         let mut sealed = secret_box.seal(&Secret::new("x")).into_bytes();
         let last = sealed.len() - 1;
         sealed[last] = if sealed[last] == b'A' { b'B' } else { b'A' };
-        assert!(secret_box.unseal(std::str::from_utf8(&sealed).unwrap()).is_err());
+        assert!(secret_box
+            .unseal(std::str::from_utf8(&sealed).unwrap())
+            .is_err());
         assert!(secret_box.unseal("garbage").is_err());
     }
 
@@ -231,7 +255,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secret.key");
         let first = SecretBox::open_or_create(&path).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let sealed = first.seal(&Secret::new("kept"));
         let second = SecretBox::open_or_create(&path).unwrap();
         assert_eq!(second.unseal(&sealed).unwrap().expose(), "kept");
@@ -239,7 +266,11 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_a_secret() {
-        let shown = format!("{:?} {}", Secret::new("hunter2-hunter2"), Secret::new("hunter2-hunter2"));
+        let shown = format!(
+            "{:?} {}",
+            Secret::new("hunter2-hunter2"),
+            Secret::new("hunter2-hunter2")
+        );
         assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

@@ -138,7 +138,10 @@ impl Store {
     }
 
     /// Runs `work` with the connection; the lock is held only for that call.
-    pub fn with<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+    pub fn with<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
         Ok(work(&self.lock())?)
     }
 

@@ -40,7 +40,13 @@ impl RawTar {
     }
 }
 
-fn unpack_into(bytes: &[u8], limits: Limits) -> (tempfile::TempDir, Result<engine::archive::Unpacked, ArchiveError>) {
+fn unpack_into(
+    bytes: &[u8],
+    limits: Limits,
+) -> (
+    tempfile::TempDir,
+    Result<engine::archive::Unpacked, ArchiveError>,
+) {
     let outer = tempfile::tempdir().unwrap();
     let dest = outer.path().join("build");
     std::fs::create_dir(&dest).unwrap();
@@ -59,15 +65,23 @@ fn an_honest_archive_unpacks_with_its_folders_and_inner_links() {
     let unpacked = result.unwrap();
     assert_eq!(unpacked.entries, 3);
     let build = outer.path().join("build");
-    assert_eq!(std::fs::read_to_string(build.join("src/alias.rs")).unwrap(), "fn main() {}\n");
+    assert_eq!(
+        std::fs::read_to_string(build.join("src/alias.rs")).unwrap(),
+        "fn main() {}\n"
+    );
     assert!(build.join("Dockerfile").exists());
 }
 
 #[test]
 fn an_absolute_path_is_refused() {
-    let bytes = RawTar::new().file("/tmp/captain-evil-absolute", b"x").finish();
+    let bytes = RawTar::new()
+        .file("/tmp/captain-evil-absolute", b"x")
+        .finish();
     let (_outer, result) = unpack_into(&bytes, Limits::default());
-    assert!(matches!(result, Err(ArchiveError::AbsolutePath(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ArchiveError::AbsolutePath(_))),
+        "{result:?}"
+    );
     assert!(!std::path::Path::new("/tmp/captain-evil-absolute").exists());
 }
 
@@ -75,16 +89,25 @@ fn an_absolute_path_is_refused() {
 fn a_parent_traversal_is_refused() {
     let bytes = RawTar::new().file("src/../../evil", b"x").finish();
     let (outer, result) = unpack_into(&bytes, Limits::default());
-    assert!(matches!(result, Err(ArchiveError::ParentTraversal(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ArchiveError::ParentTraversal(_))),
+        "{result:?}"
+    );
     assert!(!outer.path().join("evil").exists());
 }
 
 #[test]
 fn a_symlink_out_of_the_tree_is_refused_whether_absolute_or_relative() {
     for target in ["/etc", "../..", "a/../../x"] {
-        let bytes = RawTar::new().symlink("out", target).file("out/passwd", b"x").finish();
+        let bytes = RawTar::new()
+            .symlink("out", target)
+            .file("out/passwd", b"x")
+            .finish();
         let (_outer, result) = unpack_into(&bytes, Limits::default());
-        assert!(matches!(result, Err(ArchiveError::LinkEscapes(_))), "{target}: {result:?}");
+        assert!(
+            matches!(result, Err(ArchiveError::LinkEscapes(_))),
+            "{target}: {result:?}"
+        );
     }
 }
 
@@ -96,19 +119,34 @@ fn writing_through_an_inner_symlink_to_a_folder_is_refused() {
         .file("via/file", b"x")
         .finish();
     let (_outer, result) = unpack_into(&bytes, Limits::default());
-    assert!(matches!(result, Err(ArchiveError::LinkEscapes(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ArchiveError::LinkEscapes(_))),
+        "{result:?}"
+    );
 }
 
 #[test]
 fn a_gzip_bomb_is_stopped_at_the_size_limit_and_leaves_no_partial_file() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let bomb = RawTar::new().file("zeros", &vec![0u8; 8 * 1024 * 1024]).finish();
+    let bomb = RawTar::new()
+        .file("zeros", &vec![0u8; 8 * 1024 * 1024])
+        .finish();
     gz.write_all(&bomb).unwrap();
     let compressed = gz.finish().unwrap();
-    assert!(compressed.len() < 64 * 1024, "the bomb should be small: {}", compressed.len());
-    let limits = Limits { max_total_bytes: 1024 * 1024, max_entries: 10 };
+    assert!(
+        compressed.len() < 64 * 1024,
+        "the bomb should be small: {}",
+        compressed.len()
+    );
+    let limits = Limits {
+        max_total_bytes: 1024 * 1024,
+        max_entries: 10,
+    };
     let (outer, result) = unpack_into(&compressed, limits);
-    assert!(matches!(result, Err(ArchiveError::TooLarge(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ArchiveError::TooLarge(_))),
+        "{result:?}"
+    );
     assert!(!outer.path().join("build/zeros").exists());
 }
 
@@ -118,15 +156,32 @@ fn too_many_entries_are_refused() {
     for n in 0..20 {
         tar = tar.file(&format!("f{n}"), b"x");
     }
-    let (_outer, result) = unpack_into(&tar.finish(), Limits { max_total_bytes: 1 << 20, max_entries: 10 });
-    assert!(matches!(result, Err(ArchiveError::TooManyEntries(10))), "{result:?}");
+    let (_outer, result) = unpack_into(
+        &tar.finish(),
+        Limits {
+            max_total_bytes: 1 << 20,
+            max_entries: 10,
+        },
+    );
+    assert!(
+        matches!(result, Err(ArchiveError::TooManyEntries(10))),
+        "{result:?}"
+    );
 }
 
 #[test]
 fn device_files_and_garbage_are_refused() {
-    let bytes = RawTar::new().entry("dev", tar::EntryType::Char, b"", "").finish();
+    let bytes = RawTar::new()
+        .entry("dev", tar::EntryType::Char, b"", "")
+        .finish();
     let (_outer, result) = unpack_into(&bytes, Limits::default());
-    assert!(matches!(result, Err(ArchiveError::SpecialFile(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ArchiveError::SpecialFile(_))),
+        "{result:?}"
+    );
     let (_outer, result) = unpack_into(&[0x1f, 0x8b, 1, 2, 3], Limits::default());
-    assert!(matches!(result, Err(ArchiveError::Malformed(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ArchiveError::Malformed(_))),
+        "{result:?}"
+    );
 }

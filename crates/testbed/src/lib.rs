@@ -11,6 +11,7 @@
 
 pub mod command;
 pub mod engine;
+pub mod http;
 pub mod images;
 pub mod lock;
 pub mod node2;

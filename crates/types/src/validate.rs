@@ -32,16 +32,24 @@ pub const TOKEN_NAME_MAX_CHARS: usize = 64;
 /// Longest app name, as CapRover allows.
 pub const APP_NAME_MAX_CHARS: usize = 49;
 /// Names that would collide with Captain's own hosts and services.
-pub const RESERVED_APP_NAMES: &[&str] = &["captain", "registry", "www", "api", "admin", "proxy", "nginx"];
+pub const RESERVED_APP_NAMES: &[&str] = &[
+    "captain", "registry", "www", "api", "admin", "proxy", "nginx",
+];
 /// DNS limits: 253 characters in all, 63 per label.
 pub const DOMAIN_MAX_CHARS: usize = 253;
 
 pub fn password(value: &str) -> Result<(), Invalid> {
     if value.len() > PASSWORD_MAX_BYTES {
-        return Err(invalid("password", format!("must be at most {PASSWORD_MAX_BYTES} bytes")));
+        return Err(invalid(
+            "password",
+            format!("must be at most {PASSWORD_MAX_BYTES} bytes"),
+        ));
     }
     if value.chars().count() < PASSWORD_MIN_CHARS {
-        return Err(invalid("password", format!("must be at least {PASSWORD_MIN_CHARS} characters")));
+        return Err(invalid(
+            "password",
+            format!("must be at least {PASSWORD_MIN_CHARS} characters"),
+        ));
     }
     if value.trim().is_empty() {
         return Err(invalid("password", "must not be only spaces"));
@@ -55,7 +63,10 @@ pub fn token_name(value: &str) -> Result<(), Invalid> {
         return Err(invalid("name", "give the token a name, e.g. \"ci\""));
     }
     if trimmed.chars().count() > TOKEN_NAME_MAX_CHARS {
-        return Err(invalid("name", format!("must be at most {TOKEN_NAME_MAX_CHARS} characters")));
+        return Err(invalid(
+            "name",
+            format!("must be at most {TOKEN_NAME_MAX_CHARS} characters"),
+        ));
     }
     if trimmed.chars().any(char::is_control) {
         return Err(invalid("name", "must not contain control characters"));
@@ -71,10 +82,19 @@ pub fn app_name(value: &str) -> Result<(), Invalid> {
         return Err(invalid(FIELD, "is required"));
     }
     if value.chars().count() > APP_NAME_MAX_CHARS {
-        return Err(invalid(FIELD, format!("must be at most {APP_NAME_MAX_CHARS} characters")));
+        return Err(invalid(
+            FIELD,
+            format!("must be at most {APP_NAME_MAX_CHARS} characters"),
+        ));
     }
-    if let Some(bad) = value.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        return Err(invalid(FIELD, format!("may only contain lowercase letters, digits and hyphens, not {bad:?}")));
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(invalid(
+            FIELD,
+            format!("may only contain lowercase letters, digits and hyphens, not {bad:?}"),
+        ));
     }
     if !value.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Err(invalid(FIELD, "must start with a lowercase letter"));
@@ -99,14 +119,23 @@ pub fn domain(value: &str) -> Result<(), Invalid> {
         return Err(invalid(FIELD, "is required"));
     }
     if value.len() > DOMAIN_MAX_CHARS {
-        return Err(invalid(FIELD, format!("must be at most {DOMAIN_MAX_CHARS} characters")));
+        return Err(invalid(
+            FIELD,
+            format!("must be at most {DOMAIN_MAX_CHARS} characters"),
+        ));
     }
     if value.contains("://") || value.contains('/') || value.contains(':') {
-        return Err(invalid(FIELD, "give the host name only, without scheme, port or path"));
+        return Err(invalid(
+            FIELD,
+            "give the host name only, without scheme, port or path",
+        ));
     }
     let labels: Vec<&str> = value.split('.').collect();
     if labels.len() < 2 {
-        return Err(invalid(FIELD, "needs at least two labels, e.g. example.com"));
+        return Err(invalid(
+            FIELD,
+            "needs at least two labels, e.g. example.com",
+        ));
     }
     for label in labels {
         if label.is_empty() {
@@ -116,7 +145,10 @@ pub fn domain(value: &str) -> Result<(), Invalid> {
             return Err(invalid(FIELD, "each label must be at most 63 characters"));
         }
         if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(invalid(FIELD, "may only contain letters, digits, hyphens and dots"));
+            return Err(invalid(
+                FIELD,
+                "may only contain letters, digits, hyphens and dots",
+            ));
         }
         if label.starts_with('-') || label.ends_with('-') {
             return Err(invalid(FIELD, "labels must not start or end with a hyphen"));
@@ -155,8 +187,14 @@ mod tests {
     #[test]
     fn password_rules_reject_short_huge_and_blank() {
         assert!(password("short").unwrap_err().message.contains("at least"));
-        assert!(password(&"x".repeat(2000)).unwrap_err().message.contains("at most"));
-        assert!(password("           ").unwrap_err().message.contains("spaces"));
+        assert!(password(&"x".repeat(2000))
+            .unwrap_err()
+            .message
+            .contains("at most"));
+        assert!(password("           ")
+            .unwrap_err()
+            .message
+            .contains("spaces"));
         assert_eq!(password("correct horse battery"), Ok(()));
     }
 
@@ -170,7 +208,17 @@ mod tests {
 
     #[test]
     fn domains_are_host_names_only() {
-        for bad in ["", "localhost", "http://a.com", "a.com/x", "a.com:80", "a..com", "-a.com", "a_b.com", &format!("{}.com", "a".repeat(64))] {
+        for bad in [
+            "",
+            "localhost",
+            "http://a.com",
+            "a.com/x",
+            "a.com:80",
+            "a..com",
+            "-a.com",
+            "a_b.com",
+            &format!("{}.com", "a".repeat(64)),
+        ] {
             assert!(domain(bad).is_err(), "{bad:?} was accepted");
         }
         for good in ["example.com", "app.example.com.", "xn--bcher-kva.example"] {

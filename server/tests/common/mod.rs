@@ -1,36 +1,48 @@
-//! Shared by the server's integration tests: a real `captain` process on a free port and
-//! a websocket client that speaks the status protocol.
+//! Shared by the server's integration tests: a real `captain` process on a free port,
+//! signing in the way a browser does, and a websocket client for the status protocol.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+use anyhow::Context;
 use futures::StreamExt;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use testbed::http::{Request, Response};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use types::{ClusterChange, ClusterSnapshot, StatusMessage};
 
-/// A running `captain` binary; killed when dropped.
+pub const PASSWORD: &str = "test password 0123";
+pub const SESSION_COOKIE: &str = "captain_session";
+
+/// A running `captain` binary; killed when dropped. Its log goes to `log_path`.
 pub struct Captain {
     process: Child,
     pub address: String,
     pub data_dir: tempfile::TempDir,
+    pub log_dir: tempfile::TempDir,
 }
 
 impl Captain {
-    /// Starts Captain against the main engine on a fresh data dir.
+    /// Starts Captain against the main engine on a fresh data dir, with the test password.
     pub fn start(extra_args: &[&str]) -> anyhow::Result<Self> {
-        Self::start_in(tempfile::tempdir()?, extra_args)
+        let mut args = vec!["--initial-password", PASSWORD];
+        args.extend_from_slice(extra_args);
+        Self::start_in(tempfile::tempdir()?, &args)
     }
 
     /// Starts Captain on `data_dir` and waits for its "listening" line.
-    pub fn start_in(data_dir: tempfile::TempDir, extra_args: &[&str]) -> anyhow::Result<Self> {
+    pub fn start_in(data_dir: tempfile::TempDir, args: &[&str]) -> anyhow::Result<Self> {
+        let log_dir = tempfile::tempdir()?;
+        let log = std::fs::File::create(log_dir.path().join("captain.log"))?;
         let mut process = Command::new(env!("CARGO_BIN_EXE_captain"))
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
-            .args(extra_args)
+            .args(args)
+            .env("RUST_LOG", "debug")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()?;
         let stdout = process.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
@@ -41,7 +53,11 @@ impl Captain {
                         break address.to_owned();
                     }
                 }
-                None => anyhow::bail!("captain exited before listening: {:?}", process.wait()?),
+                None => anyhow::bail!(
+                    "captain exited before listening: {:?}\n{}",
+                    process.wait()?,
+                    std::fs::read_to_string(log_dir.path().join("captain.log")).unwrap_or_default()
+                ),
             }
         };
         // Keep draining stdout so the process never blocks on a full pipe.
@@ -50,7 +66,12 @@ impl Captain {
             process,
             address,
             data_dir,
+            log_dir,
         })
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_dir.path().join("captain.log")).unwrap_or_default()
     }
 
     /// Stops the process (SIGTERM, as systemd would) and hands back its data dir.
@@ -59,13 +80,75 @@ impl Captain {
             .arg(self.process.id().to_string())
             .status();
         let _ = self.process.wait();
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::mem::replace(&mut self.data_dir, dir)
+        std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("tempdir"))
     }
 
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// A request as Captain's own page would send it (same Origin).
+    pub fn request<'a>(&self, method: &'a str, path: &'a str) -> Request<'a> {
+        Request::new(method, path).header("Origin", self.origin())
+    }
+
+    /// Signs in through the sign-in server function; returns the session cookie value.
+    pub async fn sign_in(&self) -> anyhow::Result<String> {
+        let response = self.call_sign_in(PASSWORD, None).await?;
+        response
+            .set_cookie(SESSION_COOKIE)
+            .with_context(|| format!("no session cookie in {response:?}"))
+    }
+
+    pub async fn call_sign_in(
+        &self,
+        password: &str,
+        from: Option<&str>,
+    ) -> anyhow::Result<Response> {
+        let mut request = self
+            .request("POST", server_fn_path("sign_in"))
+            .form(&[("password", password), ("next", "/")]);
+        if let Some(from) = from {
+            request = request.from(from);
+        }
+        request.send(&self.address).await
+    }
+
+    /// Calls a server function with a session cookie and a form body.
+    pub async fn call(
+        &self,
+        cookie: &str,
+        function: &str,
+        fields: &[(&str, &str)],
+    ) -> anyhow::Result<Response> {
+        self.request("POST", server_fn_path(function))
+            .header("Cookie", format!("{SESSION_COOKIE}={cookie}"))
+            .header("Accept", "application/json")
+            .form(fields)
+            .send(&self.address)
+            .await
+    }
+
+    /// The status websocket, signed in with a fresh session.
     pub async fn status_client(&self) -> anyhow::Result<StatusClient> {
-        let url = format!("ws://{}/api/status/ws", self.address);
-        let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+        let cookie = self.sign_in().await?;
+        self.status_client_with(&[
+            ("Cookie", format!("{SESSION_COOKIE}={cookie}")),
+            ("Origin", self.origin()),
+        ])
+        .await
+    }
+
+    pub async fn status_client_with(
+        &self,
+        headers: &[(&str, String)],
+    ) -> anyhow::Result<StatusClient> {
+        let mut request = format!("ws://{}/api/status/ws", self.address).into_client_request()?;
+        for (name, value) in headers {
+            let name: tokio_tungstenite::tungstenite::http::HeaderName = name.parse()?;
+            request.headers_mut().insert(name, value.parse()?);
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
         let mut client = StatusClient {
             socket,
             snapshot: ClusterSnapshot::default(),
@@ -82,7 +165,42 @@ impl Drop for Captain {
     fn drop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
+        if std::thread::panicking() {
+            eprintln!("--- captain log ---\n{}", self.log());
+        }
     }
+}
+
+/// Every route the binary serves, from `captain --print-routes`.
+pub fn routes() -> Vec<serde_json::Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_captain"))
+        .arg("--print-routes")
+        .output()
+        .expect("captain --print-routes runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each route line is JSON"))
+        .collect()
+}
+
+/// The URL of a server function, found by its Rust name among the served routes.
+pub fn server_fn_path(function: &str) -> &'static str {
+    static ROUTES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let paths = ROUTES.get_or_init(|| {
+        routes()
+            .into_iter()
+            .filter_map(|route| route["path"].as_str().map(str::to_owned))
+            .collect()
+    });
+    // Server function URLs are the snake-case name followed by a hash of its location.
+    paths
+        .iter()
+        .find(|path| {
+            path.strip_prefix("/api/")
+                .and_then(|rest| rest.strip_prefix(function))
+                .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_digit()))
+        })
+        .unwrap_or_else(|| panic!("no server function named {function}"))
 }
 
 type Socket =

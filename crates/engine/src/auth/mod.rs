@@ -12,7 +12,9 @@ pub use tokens::{now_unix, API_TOKEN_PREFIX};
 
 use crate::secrets::Secret;
 use crate::store::{Store, StoreError};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use rusqlite::{params, OptionalExtension};
 use std::net::IpAddr;
@@ -130,14 +132,20 @@ impl Auth {
             )
             .optional()
         })?;
-        let Some((id, last_seen)) = found else { return Ok(None) };
+        let Some((id, last_seen)) = found else {
+            return Ok(None);
+        };
         if now - last_seen > SESSION_IDLE_SECS {
-            self.store.with(|db| db.execute("DELETE FROM sessions WHERE id = ?1", [&id]))?;
+            self.store
+                .with(|db| db.execute("DELETE FROM sessions WHERE id = ?1", [&id]))?;
             return Ok(None);
         }
         if now - last_seen > TOUCH_EVERY_SECS {
             self.store.with(|db| {
-                db.execute("UPDATE sessions SET last_seen_at = ?1 WHERE id = ?2", params![now, id])
+                db.execute(
+                    "UPDATE sessions SET last_seen_at = ?1 WHERE id = ?2",
+                    params![now, id],
+                )
             })?;
         }
         Ok(Some(Identity::Session { id }))
@@ -150,19 +158,27 @@ impl Auth {
         }
         let hash = tokens::hash(token);
         let id: Option<String> = self.store.with(|db| {
-            db.query_row("SELECT id FROM api_tokens WHERE token_hash = ?1", [&hash], |row| row.get(0))
-                .optional()
+            db.query_row(
+                "SELECT id FROM api_tokens WHERE token_hash = ?1",
+                [&hash],
+                |row| row.get(0),
+            )
+            .optional()
         })?;
         if let Some(id) = &id {
             self.store.with(|db| {
-                db.execute("UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2", params![now_unix(), id])
+                db.execute(
+                    "UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2",
+                    params![now_unix(), id],
+                )
             })?;
         }
         Ok(id.map(|id| Identity::ApiToken { id }))
     }
 
     pub fn sign_out(&self, session_id: &str) -> Result<(), AuthError> {
-        self.store.with(|db| db.execute("DELETE FROM sessions WHERE id = ?1", [session_id]))?;
+        self.store
+            .with(|db| db.execute("DELETE FROM sessions WHERE id = ?1", [session_id]))?;
         Ok(())
     }
 
@@ -185,7 +201,10 @@ impl Auth {
         }
         let hash = hash_password(new.to_owned()).await?;
         self.store.with(|db| {
-            db.execute("UPDATE settings SET value = ?1 WHERE key = ?2", params![hash, PASSWORD_KEY])?;
+            db.execute(
+                "UPDATE settings SET value = ?1 WHERE key = ?2",
+                params![hash, PASSWORD_KEY],
+            )?;
             db.execute(
                 "DELETE FROM sessions WHERE id IS NOT ?1",
                 [keep_session.unwrap_or_default()],
@@ -217,7 +236,10 @@ impl Auth {
     }
 
     pub fn revoke_session(&self, id: &str) -> Result<bool, AuthError> {
-        Ok(self.store.with(|db| db.execute("DELETE FROM sessions WHERE id = ?1", [id]))? > 0)
+        Ok(self
+            .store
+            .with(|db| db.execute("DELETE FROM sessions WHERE id = ?1", [id]))?
+            > 0)
     }
 
     pub fn create_api_token(&self, name: &str) -> Result<NewApiToken, AuthError> {
@@ -257,7 +279,9 @@ impl Auth {
     }
 
     pub fn revoke_api_token(&self, id: &str) -> Result<bool, AuthError> {
-        let removed = self.store.with(|db| db.execute("DELETE FROM api_tokens WHERE id = ?1", [id]))?;
+        let removed = self
+            .store
+            .with(|db| db.execute("DELETE FROM api_tokens WHERE id = ?1", [id]))?;
         if removed > 0 {
             tracing::info!(token_id = %id, "API token revoked");
         }
@@ -283,7 +307,10 @@ impl Auth {
     }
 
     async fn verify_password(&self, password: &str) -> Result<bool, AuthError> {
-        let stored = self.store.setting(PASSWORD_KEY)?.ok_or(AuthError::NoPassword)?;
+        let stored = self
+            .store
+            .setting(PASSWORD_KEY)?
+            .ok_or(AuthError::NoPassword)?;
         if password.len() > validate::PASSWORD_MAX_BYTES {
             return Ok(false);
         }
@@ -291,7 +318,9 @@ impl Auth {
         // Argon2 is deliberately slow (~tens of ms): keep it off the async workers.
         tokio::task::spawn_blocking(move || {
             let parsed = PasswordHash::new(&stored).map_err(|e| AuthError::Hash(e.to_string()))?;
-            Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            Ok(Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok())
         })
         .await
         .map_err(|e| AuthError::Hash(e.to_string()))?
@@ -329,9 +358,15 @@ mod tests {
     async fn the_first_password_can_be_set_only_once() {
         let auth = Auth::new(Store::in_memory().unwrap());
         assert!(!auth.has_password().unwrap());
-        assert!(matches!(auth.set_initial_password("short").await, Err(AuthError::Invalid(_))));
+        assert!(matches!(
+            auth.set_initial_password("short").await,
+            Err(AuthError::Invalid(_))
+        ));
         auth.set_initial_password(PASSWORD).await.unwrap();
-        assert!(matches!(auth.set_initial_password("another long one").await, Err(AuthError::AlreadySetUp)));
+        assert!(matches!(
+            auth.set_initial_password("another long one").await,
+            Err(AuthError::AlreadySetUp)
+        ));
         let stored = auth.store.setting(PASSWORD_KEY).unwrap().unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
     }
@@ -339,10 +374,21 @@ mod tests {
     #[tokio::test]
     async fn a_session_token_identifies_its_session_until_signed_out() {
         let auth = auth_with_password().await;
-        assert!(matches!(auth.sign_in("wrong password", client(), "t").await, Err(AuthError::WrongPassword)));
-        let session = auth.sign_in(PASSWORD, client(), "test agent").await.unwrap();
+        assert!(matches!(
+            auth.sign_in("wrong password", client(), "t").await,
+            Err(AuthError::WrongPassword)
+        ));
+        let session = auth
+            .sign_in(PASSWORD, client(), "test agent")
+            .await
+            .unwrap();
         let identity = auth.session(session.token.expose()).unwrap();
-        assert_eq!(identity, Some(Identity::Session { id: session.id.clone() }));
+        assert_eq!(
+            identity,
+            Some(Identity::Session {
+                id: session.id.clone()
+            })
+        );
         assert_eq!(auth.session("forged").unwrap(), None);
         auth.sign_out(&session.id).unwrap();
         assert_eq!(auth.session(session.token.expose()).unwrap(), None);
@@ -354,14 +400,25 @@ mod tests {
         let mine = auth.sign_in(PASSWORD, client(), "a").await.unwrap();
         let other = auth.sign_in(PASSWORD, client(), "b").await.unwrap();
         assert!(matches!(
-            auth.change_password("not it at all", "new password 123", client(), Some(&mine.id)).await,
+            auth.change_password(
+                "not it at all",
+                "new password 123",
+                client(),
+                Some(&mine.id)
+            )
+            .await,
             Err(AuthError::WrongPassword)
         ));
-        auth.change_password(PASSWORD, "new password 123", client(), Some(&mine.id)).await.unwrap();
+        auth.change_password(PASSWORD, "new password 123", client(), Some(&mine.id))
+            .await
+            .unwrap();
         assert!(auth.session(mine.token.expose()).unwrap().is_some());
         assert!(auth.session(other.token.expose()).unwrap().is_none());
         assert!(auth.sign_in(PASSWORD, client(), "a").await.is_err());
-        assert!(auth.sign_in("new password 123", client(), "a").await.is_ok());
+        assert!(auth
+            .sign_in("new password 123", client(), "a")
+            .await
+            .is_ok());
     }
 
     #[tokio::test]

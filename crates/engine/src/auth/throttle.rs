@@ -62,7 +62,9 @@ impl Throttle {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Entry>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -76,7 +78,11 @@ fn delay_after(failures: u32) -> Duration {
 }
 
 fn seconds_until(deadline: Instant) -> u64 {
-    deadline.saturating_duration_since(Instant::now()).as_secs_f64().ceil().max(1.0) as u64
+    deadline
+        .saturating_duration_since(Instant::now())
+        .as_secs_f64()
+        .ceil()
+        .max(1.0) as u64
 }
 
 #[cfg(test)]
@@ -86,7 +92,10 @@ mod tests {
     #[test]
     fn the_delay_doubles_after_the_free_failures_and_is_capped() {
         let delays: Vec<u64> = (1..=14).map(|n| delay_after(n).as_secs()).collect();
-        assert_eq!(delays, [0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(
+            delays,
+            [0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
+        );
     }
 
     #[test]

@@ -1,6 +1,10 @@
-//! The Settings page: how this Captain runs (root domain, data folder, Docker, swarm).
+//! The Settings page: password, sessions and API tokens, and how this Captain runs
+//! (root domain, data folder, Docker, swarm).
+
+mod security;
 
 use leptos::prelude::*;
+use security::{ApiTokens, ChangePasswordForm, Sessions};
 use types::ServerInfo;
 
 #[server]
@@ -13,6 +17,10 @@ pub fn SettingsPage() -> impl IntoView {
     let info = Resource::new(|| (), |_| get_server_info());
     view! {
         <h1 class="text-2xl font-semibold">"Settings"</h1>
+        <ChangePasswordForm/>
+        <Sessions/>
+        <ApiTokens/>
+        <h2 class="mt-10 text-lg font-semibold">"Server"</h2>
         <Suspense fallback=|| view! { <p class="mt-6 text-slate-500">"Loading…"</p> }>
             {move || {
                 info.get()
@@ -42,7 +50,7 @@ fn ServerFacts(info: ServerInfo) -> impl IntoView {
         ("Apps network", info.apps_network),
     ];
     view! {
-        <dl class="mt-6 divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white text-sm">
+        <dl class="mt-3 divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white text-sm">
             {facts
                 .into_iter()
                 .map(|(label, value)| {
