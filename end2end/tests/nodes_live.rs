@@ -1,18 +1,22 @@
-//! The dashboard in a real browser: the Nodes page is rendered by the server, hydrates,
-//! connects its websocket, and shows a service made with the docker CLI without a reload.
+//! The dashboard in a real browser: signing in, the Nodes page rendered by the server,
+//! hydrated, connected to its websocket and showing a service made with the docker CLI
+//! without a reload; then an API token made on the Settings page, and signing out.
 //!
 //! Needs `cargo leptos build` first (the server binary and target/site); the test command
 //! in the README does that.
 
 use anyhow::{Context, Result};
 use fantoccini::{ClientBuilder, Locator};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use testbed::http::Request;
 use testbed::{
     docker, ensure_httpd_image, ensure_swarm_engine, free_port, unique_name, wait_for, HTTPD_IMAGE,
 };
+
+const PASSWORD: &str = "browser test password";
 
 struct Process(Child);
 
@@ -32,7 +36,13 @@ fn start_captain(data_dir: &std::path::Path) -> Result<(Process, String)> {
     let root = workspace();
     let binary = root.join("target/debug/captain");
     let mut child = Command::new(&binary)
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--initial-password",
+            PASSWORD,
+            "--data-dir",
+        ])
         .arg(data_dir)
         .env("LEPTOS_SITE_ROOT", root.join("target/site"))
         .env("LEPTOS_OUTPUT_NAME", "captain")
@@ -55,15 +65,17 @@ fn start_captain(data_dir: &std::path::Path) -> Result<(Process, String)> {
     Ok((Process(child), address))
 }
 
-fn http_get(address: &str, path: &str) -> Result<String> {
-    let mut stream = std::net::TcpStream::connect(address)?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response)
+/// The sign-in server function's URL, from the binary's own route list.
+fn sign_in_path() -> Result<String> {
+    let output = Command::new(workspace().join("target/debug/captain"))
+        .arg("--print-routes")
+        .output()?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|route| route["path"].as_str().map(str::to_owned))
+        .find(|path| path.starts_with("/api/sign_in"))
+        .context("no sign_in route")
 }
 
 async fn browser() -> Result<(Process, fantoccini::Client)> {
@@ -130,16 +142,52 @@ async fn the_nodes_page_renders_on_the_server_hydrates_and_updates_live() -> Res
     let leader = docker(&["info", "--format", "{{.Swarm.NodeID}}"])?;
 
     // Server-side rendering: the node is in the HTML before any script runs.
-    let html = http_get(&address, "/nodes")?;
-    assert!(html.starts_with("HTTP/1.1 200"), "{html}");
+    let signed_in = Request::new("POST", &sign_in_path()?)
+        .header("Origin", format!("http://{address}"))
+        .form(&[("password", PASSWORD)])
+        .send(&address)
+        .await?;
+    let session = signed_in
+        .set_cookie("captain_session")
+        .context("no session cookie")?;
+    let page = Request::new("GET", "/nodes")
+        .header("Cookie", format!("captain_session={session}"))
+        .send(&address)
+        .await?;
+    assert_eq!(page.status, 200, "{page:?}");
     assert!(
-        html.contains(&format!("data-node-id=\"{leader}\"")),
+        page.body.contains(&format!("data-node-id=\"{leader}\"")),
         "the leader is missing from the SSR HTML"
     );
-    assert!(html.contains("data-state=\"connecting\""));
+    assert!(page.body.contains("data-state=\"connecting\""));
 
     let (_driver, client) = browser().await?;
     client.goto(&format!("http://{address}/nodes")).await?;
+    // Not signed in yet: the guard sends the browser to the sign-in page, keeping the target.
+    wait_until(
+        &client,
+        "the sign-in page",
+        Duration::from_secs(10),
+        "location.pathname === '/login'",
+    )
+    .await?;
+    client
+        .find(Locator::Css("input[name=password]"))
+        .await?
+        .send_keys(PASSWORD)
+        .await?;
+    client
+        .find(Locator::Css("button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_until(
+        &client,
+        "the Nodes page after signing in",
+        Duration::from_secs(20),
+        "location.pathname === '/nodes'",
+    )
+    .await?;
     // "live" only appears once the WASM has hydrated and the websocket delivered a snapshot.
     wait_until(
         &client,
@@ -194,6 +242,61 @@ async fn the_nodes_page_renders_on_the_server_hydrates_and_updates_live() -> Res
     .await?;
     let links = client.find_all(Locator::Css("nav a")).await?;
     assert_eq!(links.len(), 5, "brand plus Apps, Nodes, Registry, Settings");
+
+    // Settings: make an API token in the page and use it from a script.
+    client
+        .find(Locator::Css("nav a[href='/settings']"))
+        .await?
+        .click()
+        .await?;
+    let name = client
+        .wait()
+        .for_element(Locator::Css("input[name=name]"))
+        .await?;
+    name.send_keys("e2e script").await?;
+    client
+        .find(Locator::XPath("//button[text()='Create token']"))
+        .await?
+        .click()
+        .await?;
+    let token = client
+        .wait()
+        .for_element(Locator::Css("[data-testid=new-token]"))
+        .await?
+        .text()
+        .await?;
+    let api = Request::new("GET", "/api/v1/cluster")
+        .header("Authorization", format!("Bearer {token}"))
+        .send(&address)
+        .await?;
+    assert_eq!(
+        api.status, 200,
+        "the token made in the browser does not work: {api:?}"
+    );
+    wait_until(&client, "the token in the list", Duration::from_secs(10),
+        "[...document.querySelectorAll('[data-testid=api-token]')].some(e => e.textContent.includes('e2e script'))").await?;
+
+    // Signing out ends the session: the dashboard is closed again.
+    client
+        .find(Locator::Css("[data-testid=sign-out]"))
+        .await?
+        .click()
+        .await?;
+    wait_until(
+        &client,
+        "the sign-in page after signing out",
+        Duration::from_secs(10),
+        "location.pathname === '/login'",
+    )
+    .await?;
+    client.goto(&format!("http://{address}/settings")).await?;
+    wait_until(
+        &client,
+        "the guard to refuse the signed-out browser",
+        Duration::from_secs(10),
+        "location.pathname === '/login'",
+    )
+    .await?;
     client.close().await?;
     Ok(())
 }
