@@ -235,4 +235,20 @@ mod tests {
             None
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn header_parsers_never_panic(host in "\\PC{0,80}", origin in "\\PC{0,80}", cookies in "\\PC{0,120}") {
+            let mut map = HeaderMap::new();
+            for (name, value) in [("host", &host), ("origin", &origin), ("cookie", &cookies), ("authorization", &origin)] {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    map.insert(name, value);
+                }
+            }
+            let _ = same_origin(&map);
+            let _ = cookie(&map, SESSION_COOKIE);
+            let _ = bearer_token(&map);
+            let _ = percent_encode(&origin);
+        }
+    }
 }

@@ -16,6 +16,9 @@ use leptos::server_fn::ServerFn;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::SocketAddr;
 
+/// Largest request body accepted on any route.
+const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
 #[derive(Clone, FromRef)]
 pub struct AppState {
     leptos_options: LeptosOptions,
@@ -75,6 +78,10 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
+        // Forms and server-function calls are small; uploads get their own, larger limit.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_REQUEST_BYTES,
+        ))
         .with_state(state)
 }
 

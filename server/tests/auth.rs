@@ -362,3 +362,47 @@ async fn secrets_never_appear_in_the_database_or_the_log() {
         }
     }
 }
+
+#[tokio::test]
+async fn oversized_input_gets_a_clear_refusal() {
+    engine();
+    let captain = Captain::start(&[]).unwrap();
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let too_big = captain
+        .request("POST", server_fn_path("sign_in"))
+        .form(&[("password", &huge)])
+        .send(&captain.address)
+        .await
+        .unwrap();
+    assert_eq!(too_big.status, 413, "{}", too_big.status);
+    let session = captain.sign_in().await.unwrap();
+    let long_name = "n".repeat(65);
+    let refused = captain
+        .call(&session, "create_api_token", &[("name", &long_name)])
+        .await
+        .unwrap();
+    assert!(refused.body.contains("at most 64"), "{refused:?}");
+    let bad_id = captain
+        .call(
+            &session,
+            "revoke_api_token",
+            &[("id", "'; DROP TABLE api_tokens; --")],
+        )
+        .await
+        .unwrap();
+    assert!(bad_id.body.contains("not a Captain ID"), "{bad_id:?}");
+    let long_password = "p".repeat(2000);
+    let refused = captain
+        .call(
+            &session,
+            "change_password",
+            &[
+                ("current", PASSWORD),
+                ("new", &long_password),
+                ("confirm", &long_password),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(refused.body.contains("at most 1024 bytes"), "{refused:?}");
+}

@@ -185,3 +185,20 @@ fn device_files_and_garbage_are_refused() {
         "{result:?}"
     );
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_uploads_never_panic_or_escape(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096)) {
+        let (outer, _result) = unpack_into(&bytes, Limits { max_total_bytes: 1 << 16, max_entries: 64 });
+        let escaped: Vec<_> = std::fs::read_dir(outer.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        proptest::prop_assert_eq!(escaped, vec![std::ffi::OsString::from("build")]);
+    }
+
+    #[test]
+    fn tar_entries_with_arbitrary_names_never_escape(name in "[a-z./]{1,40}", link in "[a-z./]{0,20}") {
+        let bytes = RawTar::new().symlink(&format!("{name}l"), &link).file(&name, b"x").finish();
+        let (outer, _result) = unpack_into(&bytes, Limits::default());
+        let escaped: Vec<_> = std::fs::read_dir(outer.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        proptest::prop_assert_eq!(escaped, vec![std::ffi::OsString::from("build")]);
+    }
+}

@@ -236,6 +236,7 @@ impl Auth {
     }
 
     pub fn revoke_session(&self, id: &str) -> Result<bool, AuthError> {
+        check_id(id)?;
         Ok(self
             .store
             .with(|db| db.execute("DELETE FROM sessions WHERE id = ?1", [id]))?
@@ -279,6 +280,7 @@ impl Auth {
     }
 
     pub fn revoke_api_token(&self, id: &str) -> Result<bool, AuthError> {
+        check_id(id)?;
         let removed = self
             .store
             .with(|db| db.execute("DELETE FROM api_tokens WHERE id = ?1", [id]))?;
@@ -324,6 +326,18 @@ impl Auth {
         })
         .await
         .map_err(|e| AuthError::Hash(e.to_string()))?
+    }
+}
+
+/// IDs are 16 hex digits; anything else is refused before it reaches SQL.
+fn check_id(id: &str) -> Result<(), AuthError> {
+    if id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(AuthError::Invalid(Invalid {
+            field: "id",
+            message: "is not a Captain ID".into(),
+        }))
     }
 }
 
