@@ -4,9 +4,11 @@
 //! one per noun: [`docker`] connects, [`swarm`] prepares the cluster, [`store`] keeps
 //! desired state, [`status`] observes what runs and broadcasts each change.
 
+pub mod apps;
 pub mod archive;
 pub mod auth;
 pub mod docker;
+pub mod reconcile;
 pub mod secrets;
 pub mod status;
 pub mod store;

@@ -38,6 +38,28 @@ const MIGRATIONS: &[&str] = &[
         name   TEXT PRIMARY KEY NOT NULL,
         sealed TEXT NOT NULL
     );",
+    // 3: apps (desired state, with a revision guarding concurrent edits), their deploys,
+    // and volumes waiting to be removed after their app was deleted.
+    "CREATE TABLE apps (
+        name        TEXT PRIMARY KEY NOT NULL,
+        spec        TEXT NOT NULL,
+        revision    INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE TABLE app_versions (
+        app         TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+        number      INTEGER NOT NULL,
+        image       TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        state       TEXT NOT NULL,
+        message     TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (app, number)
+    );
+    CREATE TABLE volume_removals (
+        app           TEXT PRIMARY KEY NOT NULL,
+        requested_at  INTEGER NOT NULL
+    );",
 ];
 
 pub const DATABASE_FILE: &str = "captain.db";
@@ -135,6 +157,18 @@ impl Store {
             params![key, value],
         )?;
         Ok(())
+    }
+
+    /// Runs `work` inside one transaction: all of it lands, or none of it.
+    pub fn transaction<T, E: From<rusqlite::Error>>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let value = work(&transaction)?;
+        transaction.commit()?;
+        Ok(value)
     }
 
     /// Runs `work` with the connection; the lock is held only for that call.

@@ -87,3 +87,34 @@ pub fn ensure_httpd_image() -> Result<()> {
     .context("building the httpd test image")?;
     Ok(())
 }
+
+/// An image whose container exits at once with status 3: a deploy that cannot start.
+pub const CRASHING_IMAGE: &str = "captain-test/crash:1";
+
+pub fn ensure_crashing_image() -> Result<()> {
+    if image_exists(CRASHING_IMAGE) {
+        return Ok(());
+    }
+    let _guard = lock::exclusive("crash-image")?;
+    if image_exists(CRASHING_IMAGE) {
+        return Ok(());
+    }
+    let context = tempfile::tempdir()?;
+    std::fs::copy("/bin/busybox", context.path().join("busybox"))?;
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\nCMD [\"sh\", \"-c\", \"exit 3\"]\n",
+    )?;
+    run(
+        "docker",
+        &[
+            "build",
+            "-q",
+            "-t",
+            CRASHING_IMAGE,
+            context.path().to_str().unwrap(),
+        ],
+    )
+    .context("building the crashing test image")?;
+    Ok(())
+}

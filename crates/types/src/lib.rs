@@ -4,12 +4,14 @@
 //! dependency: only `serde` and the standard library. The server fills these types from
 //! Docker; the browser renders them.
 
+pub mod app;
 pub mod auth;
 pub mod cluster;
 pub mod server;
 pub mod status;
 pub mod validate;
 
+pub use app::{App, AppSpec, AppVersion, DeployState, EnvVar, VolumeMount};
 pub use auth::{ApiTokenInfo, AuthState, NewApiToken, SessionInfo};
 pub use cluster::{
     Availability, ClusterSnapshot, NodeId, NodeInfo, NodeRole, NodeState, ServiceId, ServiceInfo,

@@ -157,6 +157,172 @@ pub fn domain(value: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+pub const IMAGE_MAX_CHARS: usize = 255;
+pub const ENV_KEY_MAX_CHARS: usize = 256;
+pub const ENV_VALUE_MAX_BYTES: usize = 32 * 1024;
+pub const VOLUME_PATH_MAX_CHARS: usize = 256;
+
+/// A Docker image reference: `[host[:port]/]path[:tag][@sha256:digest]`, path components
+/// lowercase, as `docker pull` accepts them.
+pub fn image_reference(value: &str) -> Result<(), Invalid> {
+    const FIELD: &str = "image";
+    if value.is_empty() {
+        return Err(invalid(FIELD, "is required"));
+    }
+    if value.len() > IMAGE_MAX_CHARS {
+        return Err(invalid(
+            FIELD,
+            format!("must be at most {IMAGE_MAX_CHARS} characters"),
+        ));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(FIELD, "must not contain spaces"));
+    }
+    let (name, digest) = match value.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (value, None),
+    };
+    if let Some(digest) = digest {
+        let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+        if hex.len() != 64
+            || !hex
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            return Err(invalid(
+                FIELD,
+                "digest must be sha256: followed by 64 lowercase hex digits",
+            ));
+        }
+    }
+    // A tag follows the last ':' only if no '/' comes after it (else it was a port).
+    let (repository, tag) = match name.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, Some(tag)),
+        _ => (name, None),
+    };
+    if let Some(tag) = tag {
+        let valid_tag = !tag.is_empty()
+            && tag.len() <= 128
+            && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid_tag {
+            return Err(invalid(
+                FIELD,
+                format!("tag {tag:?} may only use letters, digits, '_', '.' and '-'"),
+            ));
+        }
+    }
+    let mut components: Vec<&str> = repository.split('/').collect();
+    // The first component is a registry host when it has a dot, a port, or is localhost.
+    if components.len() > 1
+        && (components[0].contains('.')
+            || components[0].contains(':')
+            || components[0] == "localhost")
+    {
+        let host = components.remove(0);
+        let (hostname, port) = host.split_once(':').unwrap_or((host, ""));
+        let host_ok = !hostname.is_empty()
+            && hostname
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            && (port.is_empty() || port.parse::<u16>().is_ok_and(|p| p > 0));
+        if !host_ok {
+            return Err(invalid(
+                FIELD,
+                format!("registry {host:?} is not a host[:port]"),
+            ));
+        }
+    }
+    for component in components {
+        let valid = !component.is_empty()
+            && component.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && component.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && component.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+            });
+        if !valid {
+            return Err(invalid(
+                FIELD,
+                format!("{component:?} must be lowercase letters, digits and separators (. _ -), e.g. nginx:1.27"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An environment variable name (as POSIX shells accept) and a bounded value.
+pub fn env_var(key: &str, value: &str) -> Result<(), Invalid> {
+    const FIELD: &str = "env";
+    if key.is_empty() {
+        return Err(invalid(FIELD, "a variable has no name"));
+    }
+    if key.len() > ENV_KEY_MAX_CHARS {
+        return Err(invalid(
+            FIELD,
+            format!("names must be at most {ENV_KEY_MAX_CHARS} characters"),
+        ));
+    }
+    if !key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(invalid(
+            FIELD,
+            format!("{key:?} must be letters, digits and '_', not starting with a digit"),
+        ));
+    }
+    if value.len() > ENV_VALUE_MAX_BYTES {
+        return Err(invalid(
+            FIELD,
+            format!("the value of {key} must be at most {ENV_VALUE_MAX_BYTES} bytes"),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(invalid(
+            FIELD,
+            format!("the value of {key} must not contain a NUL byte"),
+        ));
+    }
+    Ok(())
+}
+
+/// A volume: a short name and an absolute, clean path inside the container.
+pub fn volume(name: &str, path: &str) -> Result<(), Invalid> {
+    const FIELD: &str = "volumes";
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    if !name_ok {
+        return Err(invalid(FIELD, format!("volume name {name:?} must be lowercase letters, digits, '-', '_' or '.' (at most 64)")));
+    }
+    if !path.starts_with('/') {
+        return Err(invalid(
+            FIELD,
+            format!("path {path:?} must be absolute, e.g. /data"),
+        ));
+    }
+    if path == "/" || path.len() > VOLUME_PATH_MAX_CHARS {
+        return Err(invalid(FIELD, format!("path {path:?} must be a folder below / (at most {VOLUME_PATH_MAX_CHARS} characters)")));
+    }
+    if path.split('/').any(|part| part == ".." || part == ".") || path.contains("//") {
+        return Err(invalid(
+            FIELD,
+            format!("path {path:?} must not contain '.', '..' or '//'"),
+        ));
+    }
+    if path.chars().any(|c| c.is_control() || c == ':' || c == ',') {
+        return Err(invalid(
+            FIELD,
+            format!("path {path:?} must not contain ':', ',' or control characters"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,9 +392,82 @@ mod tests {
         }
     }
 
+    #[test]
+    fn image_references_follow_docker_syntax() {
+        for good in [
+            "nginx",
+            "nginx:1.27",
+            "library/nginx:latest",
+            "ghcr.io/owner/app:v1.2.3",
+            "localhost:5000/app",
+            "10.77.0.1:5000/team/app:build-7",
+            "captain-test/httpd:1",
+            "app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(image_reference(good), Ok(()), "{good}");
+        }
+        let cases = [
+            ("", "required"),
+            ("Nginx", "lowercase"),
+            ("nginx:", "tag"),
+            ("nginx:bad tag", "spaces"),
+            ("nginx:-x", "tag"),
+            ("a//b", "lowercase"),
+            ("app@sha256:123", "digest"),
+            ("bad_host:99999/app", "registry"),
+        ];
+        for (image, expected) in cases {
+            let error = image_reference(image).unwrap_err();
+            assert!(error.message.contains(expected), "{image:?}: {error}");
+        }
+        assert!(image_reference(&"a".repeat(300)).is_err());
+    }
+
+    #[test]
+    fn env_vars_need_posix_names_and_bounded_values() {
+        assert_eq!(env_var("DATABASE_URL", "postgres://x"), Ok(()));
+        assert_eq!(env_var("_x1", ""), Ok(()));
+        for (key, expected) in [
+            ("", "no name"),
+            ("1A", "not starting"),
+            ("A-B", "letters"),
+            (&"K".repeat(300), "at most"),
+        ] {
+            assert!(
+                env_var(key, "v").unwrap_err().message.contains(expected),
+                "{key}"
+            );
+        }
+        assert!(env_var("BIG", &"v".repeat(40_000))
+            .unwrap_err()
+            .message
+            .contains("at most"));
+        assert!(env_var("NUL", "a\0b").unwrap_err().message.contains("NUL"));
+    }
+
+    #[test]
+    fn volumes_need_a_clean_absolute_path() {
+        assert_eq!(volume("data", "/var/lib/data"), Ok(()));
+        for (name, path, expected) in [
+            ("Data", "/d", "volume name"),
+            ("data", "relative", "absolute"),
+            ("data", "/", "below /"),
+            ("data", "/a/../etc", "'..'"),
+            ("data", "/a:/b", "':'"),
+        ] {
+            assert!(
+                volume(name, path).unwrap_err().message.contains(expected),
+                "{name} {path}"
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn validators_never_panic(input in "\\PC{0,300}") {
+            let _ = image_reference(&input);
+            let _ = env_var(&input, &input);
+            let _ = volume(&input, &input);
             let _ = app_name(&input);
             let _ = domain(&input);
             let _ = password(&input);
