@@ -17,7 +17,12 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use pages::auth::{LoginPage, SetupPage};
-use pages::{apps::AppsPage, nodes::NodesPage, registry::RegistryPage, settings::SettingsPage};
+use pages::{
+    apps::{AppDetailPage, AppsPage},
+    nodes::NodesPage,
+    registry::RegistryPage,
+    settings::SettingsPage,
+};
 
 /// The HTML document around the app; the server renders it for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -51,6 +56,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=NodesPage/>
                     <Route path=path!("/apps") view=AppsPage/>
+                    <Route path=path!("/apps/:name") view=AppDetailPage/>
                     <Route path=path!("/nodes") view=NodesPage/>
                     <Route path=path!("/registry") view=RegistryPage/>
                     <Route path=path!("/settings") view=SettingsPage/>

@@ -12,6 +12,9 @@ pub struct ServerContext {
     pub auth: engine::Auth,
     /// Sealed secrets (registry passwords, SSH keys).
     pub secrets: engine::secrets::SecretStore,
+    /// Desired state of apps; write here, then wake the reconciler.
+    pub apps: engine::apps::AppStore,
+    pub reconciler: engine::reconcile::ReconcilerHandle,
     pub info: types::ServerInfo,
     /// Always mark the session cookie Secure (TLS ends before Captain).
     pub secure_cookies: bool,

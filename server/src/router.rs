@@ -58,6 +58,8 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
         store: prepared.store,
         auth: prepared.auth,
         secrets: prepared.secrets,
+        apps: prepared.apps,
+        reconciler: prepared.reconciler,
         info: prepared.info,
         secure_cookies,
     };

@@ -5,6 +5,8 @@
 
 use crate::config::Config;
 use anyhow::Context;
+use engine::apps::AppStore;
+use engine::reconcile::{Reconciler, ReconcilerHandle};
 use engine::secrets::SecretStore;
 use engine::{Auth, DockerAddress, HubOptions, SecretBox, StatusHub, Store, APPS_NETWORK};
 use types::ServerInfo;
@@ -15,6 +17,8 @@ pub struct Prepared {
     pub store: Store,
     pub auth: Auth,
     pub secrets: SecretStore,
+    pub apps: AppStore,
+    pub reconciler: ReconcilerHandle,
     pub info: ServerInfo,
 }
 
@@ -43,6 +47,10 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         }
     }
 
+    let apps = AppStore::new(store.clone());
+    let reconciler =
+        Reconciler::new(docker.clone(), apps.clone(), installation_id(&store)?).spawn();
+
     let hub = StatusHub::start(docker, HubOptions::default())
         .await
         .with_context(|| format!("cannot read the swarm state from {address}"))?;
@@ -61,6 +69,32 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         store,
         auth,
         secrets,
+        apps,
+        reconciler,
         info,
     })
+}
+
+/// This installation's stable ID, made on first start; it marks the services Captain owns.
+fn installation_id(store: &Store) -> anyhow::Result<String> {
+    const KEY: &str = "installation.id";
+    if let Some(id) = store.setting(KEY)? {
+        return Ok(id);
+    }
+    let id = format!("{:016x}", rand_u64());
+    store.set_setting(KEY, &id)?;
+    Ok(id)
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the OS; uniqueness, not secrecy, is what matters here.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.finish()
 }

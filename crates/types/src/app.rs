@@ -156,3 +156,129 @@ pub struct AppVersion {
     /// Why it failed, or other detail worth showing.
     pub message: String,
 }
+
+/// Parses `KEY=VALUE` lines (blank lines and `#` comments skipped), as the settings form
+/// sends them.
+pub fn parse_env(text: &str) -> Result<Vec<EnvVar>, Invalid> {
+    let mut vars = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(Invalid {
+                field: "env",
+                message: format!("line {} needs KEY=VALUE", number + 1),
+            });
+        };
+        let key = key.trim();
+        validate::env_var(key, value)?;
+        vars.push(EnvVar {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    Ok(vars)
+}
+
+pub fn format_env(vars: &[EnvVar]) -> String {
+    vars.iter()
+        .map(|var| format!("{}={}\n", var.key, var.value))
+        .collect()
+}
+
+/// Parses `name:/path` lines, as the settings form sends them.
+pub fn parse_volumes(text: &str) -> Result<Vec<VolumeMount>, Invalid> {
+    let mut volumes = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some((name, path)) = line.split_once(':') else {
+            return Err(Invalid {
+                field: "volumes",
+                message: format!("line {} needs name:/path", number + 1),
+            });
+        };
+        validate::volume(name.trim(), path.trim())?;
+        volumes.push(VolumeMount {
+            name: name.trim().to_owned(),
+            path: path.trim().to_owned(),
+        });
+    }
+    Ok(volumes)
+}
+
+pub fn format_volumes(volumes: &[VolumeMount]) -> String {
+    volumes
+        .iter()
+        .map(|v| format!("{}:{}\n", v.name, v.path))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_and_volume_text_round_trips() {
+        let vars = parse_env("# comment\nA=1\n\nB = x=y\n").unwrap();
+        assert_eq!(
+            vars,
+            [
+                EnvVar {
+                    key: "A".into(),
+                    value: "1".into()
+                },
+                EnvVar {
+                    key: "B".into(),
+                    value: " x=y".into()
+                }
+            ]
+        );
+        assert_eq!(parse_env(&format_env(&vars)).unwrap(), vars);
+        assert!(parse_env("NOEQUALS")
+            .unwrap_err()
+            .message
+            .contains("line 1"));
+        let volumes = parse_volumes("data:/var/lib/data\n").unwrap();
+        assert_eq!(parse_volumes(&format_volumes(&volumes)).unwrap(), volumes);
+        assert!(parse_volumes("data").is_err());
+    }
+
+    #[test]
+    fn a_spec_reports_each_problem() {
+        let spec = AppSpec {
+            image: "Bad".into(),
+            http_port: 0,
+            instances: 101,
+            env: vec![
+                EnvVar {
+                    key: "A".into(),
+                    value: String::new(),
+                },
+                EnvVar {
+                    key: "A".into(),
+                    value: String::new(),
+                },
+            ],
+            volumes: vec![
+                VolumeMount {
+                    name: "d".into(),
+                    path: "/d".into(),
+                },
+                VolumeMount {
+                    name: "d".into(),
+                    path: "/e".into(),
+                },
+            ],
+        };
+        let fields: Vec<&str> = spec.problems().iter().map(|p| p.field).collect();
+        assert_eq!(
+            fields,
+            ["image", "http_port", "instances", "env", "volumes"]
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! The Apps page: every service running on the swarm, with live instance counts.
+//! Services on the swarm that are not Captain apps (made by hand or by other tools).
 
 use crate::live::LiveCluster;
 use crate::pages::nodes::get_cluster_snapshot;
@@ -6,12 +6,11 @@ use leptos::prelude::*;
 use types::{ClusterSnapshot, ServiceInfo, TaskState};
 
 #[component]
-pub fn AppsPage() -> impl IntoView {
+pub fn OtherServices() -> impl IntoView {
     let live = expect_context::<LiveCluster>();
     let initial = Resource::new(|| (), |_| get_cluster_snapshot());
     view! {
-        <h1 class="text-2xl font-semibold">"Apps"</h1>
-        <p class="mt-1 text-sm text-slate-600">"Services on the swarm and how many of their instances run."</p>
+        <h2 class="mt-10 text-lg font-semibold">"Other services on the swarm"</h2>
         <Suspense fallback=|| view! { <p class="mt-6 text-slate-500">"Loading…"</p> }>
             {move || {
                 live.current_or(initial.get().and_then(Result::ok))
@@ -51,7 +50,7 @@ fn ServiceTable(snapshot: ClusterSnapshot) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <table class="mt-6 w-full text-left text-sm">
+        <table class="mt-3 w-full text-left text-sm">
             <thead class="text-xs uppercase text-slate-500">
                 <tr>
                     <th class="py-2 pr-4">"Name"</th>
