@@ -225,6 +225,28 @@ impl StatusClient {
         }
     }
 
+    /// Reads changes until the client's copy of the cluster satisfies `wanted`.
+    pub async fn wait_for_snapshot(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        wanted: impl Fn(&ClusterSnapshot) -> bool,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !wanted(&self.snapshot) {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self
+                .next_message(left)
+                .await
+                .map_err(|error| anyhow::anyhow!("waiting for {what}: {error}"))?
+            {
+                StatusMessage::Change(change) => self.snapshot.apply(change),
+                StatusMessage::Snapshot(snapshot) => self.snapshot = snapshot,
+            }
+        }
+        Ok(())
+    }
+
     /// Reads changes (applying each to `snapshot`) until one satisfies `wanted`.
     pub async fn wait_for_change(
         &mut self,
