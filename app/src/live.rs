@@ -73,24 +73,26 @@ pub fn backoff_millis(attempt: u32) -> u32 {
 }
 
 #[cfg(feature = "hydrate")]
-mod client {
+pub mod client {
     use super::{backoff_millis, Connection, LiveCluster};
     use futures::StreamExt;
     use gloo_net::websocket::{futures::WebSocket, Message};
     use leptos::prelude::*;
     use types::StatusMessage;
 
-    fn status_url() -> Option<String> {
+    /// A websocket URL for `path` on the server that served this page.
+    pub fn websocket_url(path: &str) -> Option<String> {
         let location = web_sys::window()?.location();
         let scheme = if location.protocol().ok()? == "https:" {
             "wss"
         } else {
             "ws"
         };
-        Some(format!(
-            "{scheme}://{}/api/status/ws",
-            location.host().ok()?
-        ))
+        Some(format!("{scheme}://{}{path}", location.host().ok()?))
+    }
+
+    fn status_url() -> Option<String> {
+        websocket_url("/api/status/ws")
     }
 
     pub async fn run(live: LiveCluster) {

@@ -4,6 +4,7 @@
 mod api;
 mod config;
 mod guard;
+mod logs_ws;
 mod router;
 mod startup;
 mod status_ws;

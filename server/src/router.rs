@@ -22,7 +22,9 @@ const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 #[derive(Clone, FromRef)]
 pub struct AppState {
     leptos_options: LeptosOptions,
-    hub: StatusHub,
+    pub hub: StatusHub,
+    pub docker: bollard::Docker,
+    pub apps: engine::apps::AppStore,
 }
 
 /// Captain's own routes. The router is built from this list and `--print-routes` prints
@@ -35,6 +37,11 @@ fn api_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             get(crate::status_ws::upgrade),
         ),
         (Method::GET, "/api/v1/cluster", get(crate::api::cluster)),
+        (
+            Method::GET,
+            "/api/apps/{name}/logs",
+            get(crate::logs_ws::upgrade),
+        ),
     ]
 }
 
@@ -53,6 +60,8 @@ fn public_paths() -> Vec<String> {
 pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> Router {
     let leptos_options = leptos_options(address);
     let guard = Guard::new(prepared.auth.clone(), public_paths());
+    let apps = prepared.apps.clone();
+    let docker = prepared.docker.clone();
     let context = ServerContext {
         hub: prepared.hub.clone(),
         store: prepared.store,
@@ -66,6 +75,8 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
     let state = AppState {
         leptos_options: leptos_options.clone(),
         hub: prepared.hub,
+        docker,
+        apps,
     };
     let mut router = Router::new();
     for (_, path, handler) in api_routes() {

@@ -13,6 +13,7 @@ use types::ServerInfo;
 
 /// What the running server holds on to.
 pub struct Prepared {
+    pub docker: bollard::Docker,
     pub hub: StatusHub,
     pub store: Store,
     pub auth: Auth,
@@ -51,7 +52,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let reconciler =
         Reconciler::new(docker.clone(), apps.clone(), installation_id(&store)?).spawn();
 
-    let hub = StatusHub::start(docker, HubOptions::default())
+    let hub = StatusHub::start(docker.clone(), HubOptions::default())
         .await
         .with_context(|| format!("cannot read the swarm state from {address}"))?;
 
@@ -65,6 +66,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         apps_network: APPS_NETWORK.to_owned(),
     };
     Ok(Prepared {
+        docker,
         hub,
         store,
         auth,

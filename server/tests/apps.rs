@@ -7,7 +7,8 @@ mod common;
 use common::{blocking, Captain};
 use std::time::Duration;
 use testbed::{
-    docker, ensure_httpd_image, ensure_swarm_engine, unique_name, wait_for, HTTPD_IMAGE,
+    docker, ensure_httpd_image, ensure_swarm_engine, ensure_ticker_image, unique_name, wait_for,
+    HTTPD_IMAGE, TICKER_IMAGE,
 };
 use types::{ClusterChange, TaskState};
 
@@ -44,7 +45,7 @@ async fn create(captain: &Captain, cookie: &str, name: &str, instances: &str) {
     assert!(created.status < 400, "{created:?}");
 }
 
-fn wait_running(app: &str, count: usize) {
+fn wait_running(app: &str, count: usize) -> anyhow::Result<()> {
     let app = app.to_owned();
     wait_for("running instances", Duration::from_secs(60), || {
         let states = docker(&[
@@ -59,7 +60,6 @@ fn wait_running(app: &str, count: usize) {
         .ok()?;
         (states.lines().filter(|s| s.starts_with("Running")).count() == count).then_some(())
     })
-    .unwrap();
 }
 
 #[tokio::test]
@@ -75,7 +75,7 @@ async fn restarting_captain_changes_nothing_that_runs() {
     let name = unique_name("restart");
     create(&captain, &cookie, &name, "2").await;
     let app = name.clone();
-    blocking(move || Ok(wait_running(&app, 2))).await.unwrap();
+    blocking(move || wait_running(&app, 2)).await.unwrap();
     let service = format!("captain-app-{name}");
     let version_before = docker(&[
         "service",
@@ -146,7 +146,7 @@ async fn the_websocket_reports_an_instance_dying_and_its_replacement() {
     let name = unique_name("heal");
     create(&captain, &cookie, &name, "3").await;
     let app = name.clone();
-    blocking(move || Ok(wait_running(&app, 3))).await.unwrap();
+    blocking(move || wait_running(&app, 3)).await.unwrap();
     let service_name = format!("captain-app-{name}");
     status
         .wait_for_snapshot(
@@ -281,4 +281,65 @@ async fn two_browsers_editing_at_once_never_lose_a_change_silently() {
         .await
         .unwrap();
     assert!(invalid.body.contains("lowercase"), "{invalid:?}");
+}
+
+#[tokio::test]
+async fn live_logs_stream_every_instance_tagged_with_its_slot() {
+    blocking(|| {
+        ensure_swarm_engine()?;
+        ensure_ticker_image()
+    })
+    .await
+    .unwrap();
+    let captain = Captain::start(&[]).unwrap();
+    let cookie = captain.sign_in().await.unwrap();
+    let name = unique_name("logs");
+    let created = captain
+        .call(
+            &cookie,
+            "create_app",
+            &[
+                ("name", &name),
+                ("image", TICKER_IMAGE),
+                ("http_port", "80"),
+                ("instances", "2"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(created.status < 400, "{created:?}");
+    let app = name.clone();
+    blocking(move || wait_running(&app, 2)).await.unwrap();
+
+    let headers = [
+        ("Cookie", format!("{}={cookie}", common::SESSION_COOKIE)),
+        ("Origin", captain.origin()),
+    ];
+    let mut socket = captain
+        .websocket(&format!("/api/apps/{name}/logs?tail=5"), &headers)
+        .await
+        .unwrap();
+    let mut slots = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while slots.len() < 2 {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let frame = tokio::time::timeout(left, futures::StreamExt::next(&mut socket))
+            .await
+            .expect("log lines within 20 s");
+        let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) = frame else {
+            continue;
+        };
+        let line: types::LogLine = serde_json::from_str(&text).unwrap();
+        assert!(line.text.starts_with("tick from"), "{line:?}");
+        slots.insert(line.slot);
+    }
+    assert_eq!(slots, [Some(1), Some(2)].into_iter().collect());
+    let missing = captain
+        .websocket("/api/apps/no-such-app/logs", &headers)
+        .await;
+    assert!(missing.is_err(), "an unknown app must be refused");
+    captain
+        .call(&cookie, "delete_app", &[("name", &name)])
+        .await
+        .unwrap();
 }

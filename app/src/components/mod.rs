@@ -3,3 +3,4 @@
 pub mod badge;
 pub mod form;
 pub mod layout;
+pub mod logs;

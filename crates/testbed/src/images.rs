@@ -118,3 +118,35 @@ pub fn ensure_crashing_image() -> Result<()> {
     .context("building the crashing test image")?;
     Ok(())
 }
+
+/// An image whose instances print `tick from HOSTNAME` every half second: an app with logs.
+pub const TICKER_IMAGE: &str = "captain-test/ticker:1";
+
+pub fn ensure_ticker_image() -> Result<()> {
+    if image_exists(TICKER_IMAGE) {
+        return Ok(());
+    }
+    let _guard = lock::exclusive("ticker-image")?;
+    if image_exists(TICKER_IMAGE) {
+        return Ok(());
+    }
+    let context = tempfile::tempdir()?;
+    std::fs::copy("/bin/busybox", context.path().join("busybox"))?;
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n\
+         CMD [\"sh\", \"-c\", \"while true; do echo tick from $(/bin/busybox hostname); /bin/busybox sleep 0.5; done\"]\n",
+    )?;
+    run(
+        "docker",
+        &[
+            "build",
+            "-q",
+            "-t",
+            TICKER_IMAGE,
+            context.path().to_str().unwrap(),
+        ],
+    )
+    .context("building the ticker test image")?;
+    Ok(())
+}

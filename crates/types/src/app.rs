@@ -282,3 +282,15 @@ mod tests {
         );
     }
 }
+
+/// One line an app instance wrote, as the logs panel shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub task_id: String,
+    /// The instance's replica slot (instance #1, #2, …).
+    pub slot: Option<u64>,
+    pub stderr: bool,
+    /// RFC 3339, as Docker stamped it.
+    pub timestamp: String,
+    pub text: String,
+}

@@ -139,16 +139,26 @@ impl Captain {
         .await
     }
 
-    pub async fn status_client_with(
+    /// Opens a websocket on `path` with the given headers.
+    pub async fn websocket(
         &self,
+        path: &str,
         headers: &[(&str, String)],
-    ) -> anyhow::Result<StatusClient> {
-        let mut request = format!("ws://{}/api/status/ws", self.address).into_client_request()?;
+    ) -> anyhow::Result<Socket> {
+        let mut request = format!("ws://{}{path}", self.address).into_client_request()?;
         for (name, value) in headers {
             let name: tokio_tungstenite::tungstenite::http::HeaderName = name.parse()?;
             request.headers_mut().insert(name, value.parse()?);
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(socket)
+    }
+
+    pub async fn status_client_with(
+        &self,
+        headers: &[(&str, String)],
+    ) -> anyhow::Result<StatusClient> {
+        let socket = self.websocket("/api/status/ws", headers).await?;
         let mut client = StatusClient {
             socket,
             snapshot: ClusterSnapshot::default(),
@@ -203,7 +213,7 @@ pub fn server_fn_path(function: &str) -> &'static str {
         .unwrap_or_else(|| panic!("no server function named {function}"))
 }
 
-type Socket =
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A status websocket client that keeps its own copy of the cluster up to date.

@@ -4,6 +4,7 @@ use super::api::{get_app, AppDetails, DeleteApp, SaveApp, ScaleApp};
 use super::running_instances;
 use crate::components::badge::{Badge, Tone};
 use crate::components::form::{error_text, failure, FieldError};
+use crate::components::logs::LogsPanel;
 use crate::format;
 use crate::live::LiveCluster;
 use leptos::prelude::*;
@@ -54,7 +55,7 @@ fn AppView(
         })
     };
     let instances_name = name.clone();
-    let (scale_name, save_name) = (name.clone(), name.clone());
+    let (scale_name, save_name, logs_name) = (name.clone(), name.clone(), name.clone());
     view! {
         <div class="flex items-center gap-3">
             <h1 class="text-2xl font-semibold">{name.clone()}</h1>
@@ -73,6 +74,9 @@ fn AppView(
             <ul class="mt-4 divide-y divide-slate-100 text-sm" data-testid="instances">
                 {move || live.snapshot.with(|snapshot| snapshot.as_ref().map(|s| instance_rows(s, &instances_name)))}
             </ul>
+        </section>
+        <section class=SECTION>
+            <LogsPanel app=logs_name/>
         </section>
         <section class=SECTION>
             <h2 class="text-lg font-semibold">"Settings"</h2>
