@@ -30,4 +30,7 @@ for f in target/site/pkg/captain.wasm target/site/pkg/captain.js target/site/pkg
 done
 cd - >/dev/null
 
-RUSTFLAGS="--cfg erase_components" cargo test -q -p server --test bench_status_latency -- --ignored --nocapture 2>&1 | grep BENCH
+# shellcheck source=scripts/build-env.sh
+source scripts/build-env.sh
+cargo test -q -p server --test bench_status_latency -- --ignored --nocapture 2>&1 | grep BENCH
+cargo test -q -p server --test bench_apps -- --ignored --nocapture 2>&1 | grep BENCH
