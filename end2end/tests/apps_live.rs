@@ -4,7 +4,7 @@
 mod common;
 
 use anyhow::Result;
-use common::{browser, sign_in_at, start_captain, wait_until};
+use common::{browser, screenshot, sign_in_at, start_captain, wait_until};
 use fantoccini::Locator;
 use std::time::Duration;
 use testbed::{docker, ensure_httpd_image, ensure_swarm_engine, unique_name, HTTPD_IMAGE};
@@ -84,6 +84,7 @@ async fn an_app_is_created_scaled_and_deleted_from_the_browser_with_live_instanc
             .text()
             .await?;
         anyhow::ensure!(text.starts_with("3 / 3"), "running count shows {text:?}");
+        screenshot(&client, "app-page").await?;
         Ok::<_, anyhow::Error>(())
     }
     .await;

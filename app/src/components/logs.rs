@@ -40,6 +40,9 @@ pub fn LogsPanel(app: String) -> impl IntoView {
         </div>
         <pre node_ref=view_ref data-testid="logs"
             class="mt-3 h-72 overflow-auto rounded-md bg-slate-950 p-3 font-mono text-xs leading-5 text-slate-100">
+            {move || lines.with(|lines| lines.is_empty().then(|| view! {
+                <div class="text-slate-500">"No output yet. New lines appear here as instances write them."</div>
+            }))}
             {move || lines.with(|lines| lines.iter().map(|line| {
                 let class = if line.stderr { "text-rose-300" } else { "" };
                 view! {

@@ -147,6 +147,27 @@ impl AppStore {
         })
     }
 
+    /// Deploys an earlier version's image again, as a new version (history stays linear).
+    pub fn roll_back(&self, name: &str, number: i64) -> Result<App, AppError> {
+        self.store.transaction(|tx| {
+            let image: String = tx
+                .query_row(
+                    "SELECT image FROM app_versions WHERE app = ?1 AND number = ?2",
+                    params![name, number],
+                    |row| row.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| AppError::NotFound(format!("{name} version {number}")))?;
+            let current = get_in(tx, name)?;
+            add_version(tx, name, &image)?;
+            let spec = AppSpec {
+                image,
+                ..current.spec.clone()
+            };
+            write_spec(tx, current, spec)
+        })
+    }
+
     pub fn versions(&self, name: &str) -> Result<Vec<AppVersion>, AppError> {
         Ok(self.store.with(|db| {
             let mut statement = db.prepare(
@@ -412,6 +433,24 @@ mod tests {
                 DeployState::Superseded
             ]
         );
+    }
+
+    #[test]
+    fn rolling_back_deploys_an_earlier_image_as_a_new_version() {
+        let apps = apps();
+        apps.create("web", spec("nginx:1")).unwrap();
+        apps.update("web", 1, spec("nginx:2")).unwrap();
+        let app = apps.roll_back("web", 1).unwrap();
+        assert_eq!(app.spec.image, "nginx:1");
+        let versions = apps.versions("web").unwrap();
+        assert_eq!(
+            (versions[0].number, versions[0].image.as_str()),
+            (3, "nginx:1")
+        );
+        assert!(matches!(
+            apps.roll_back("web", 9),
+            Err(AppError::NotFound(_))
+        ));
     }
 
     #[test]

@@ -323,3 +323,60 @@ async fn a_version_that_crashes_at_once_is_rolled_back() {
     assert_eq!(world.apps.get(&name).unwrap().spec.image, HTTPD_IMAGE);
     cleanup(&name);
 }
+
+#[tokio::test]
+async fn volumes_outlive_their_app_unless_removal_is_asked_for() {
+    let world = world().await;
+    let volumes = |app: &str| {
+        docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=dev.captain.app={app}"),
+        ])
+        .unwrap()
+    };
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let name = unique_name("vol");
+        let spec = AppSpec {
+            volumes: vec![types::VolumeMount {
+                name: "data".into(),
+                path: "/data".into(),
+            }],
+            ..spec(HTTPD_IMAGE, 1)
+        };
+        world.apps.create(&name, spec).unwrap();
+        names.push(name);
+    }
+    world
+        .until("both apps running", Duration::from_secs(60), || {
+            names.iter().all(|n| running_tasks(n).len() == 1)
+        })
+        .await;
+    for name in &names {
+        assert_eq!(volumes(name), format!("captain-{name}-data"));
+    }
+    let (kept, removed) = (&names[0], &names[1]);
+    world.apps.delete(kept, false).unwrap();
+    world.apps.delete(removed, true).unwrap();
+    world
+        .until(
+            "the asked-for volume to go",
+            Duration::from_secs(60),
+            || volumes(removed).is_empty(),
+        )
+        .await;
+    world
+        .until("both services to go", Duration::from_secs(60), || {
+            containers(kept).is_empty()
+        })
+        .await;
+    assert_eq!(
+        volumes(kept),
+        format!("captain-{kept}-data"),
+        "a volume was removed without being asked"
+    );
+    docker(&["volume", "rm", &format!("captain-{kept}-data")]).unwrap();
+}

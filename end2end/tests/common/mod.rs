@@ -87,13 +87,14 @@ pub async fn browser() -> Result<(Process, fantoccini::Client)> {
         std::net::TcpStream::connect(("127.0.0.1", port)).ok()
     })?;
     let profile = tempfile::tempdir()?.keep();
+    // A desktop-sized window, so screenshots show the layout people see.
     let capabilities = serde_json::json!({
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-quic",
+                "--disable-sync", "--no-first-run", "--disable-quic", "--window-size=1280,1000",
                 format!("--user-data-dir={}", profile.display()),
             ]
         }
@@ -163,4 +164,15 @@ pub async fn sign_in_at(client: &fantoccini::Client, address: &str, path: &str) 
         "document.querySelector('[data-testid=connection][data-state=live]')",
     )
     .await
+}
+
+/// Saves what the browser shows to target/e2e-screenshots/NAME.png, for a human to look at.
+pub async fn screenshot(client: &fantoccini::Client, name: &str) -> Result<()> {
+    let folder = workspace().join("target/e2e-screenshots");
+    std::fs::create_dir_all(&folder)?;
+    std::fs::write(
+        folder.join(format!("{name}.png")),
+        client.screenshot().await?,
+    )?;
+    Ok(())
 }

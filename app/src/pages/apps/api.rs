@@ -103,3 +103,15 @@ pub async fn delete_app(name: String, remove_volumes: Option<String>) -> Result<
     leptos_axum::redirect("/apps");
     Ok(())
 }
+
+#[server]
+pub async fn roll_back_app(name: String, number: i64) -> Result<(), ServerFnError> {
+    use crate::server_context::{server_context, to_server_error};
+    let context = server_context()?;
+    context
+        .apps
+        .roll_back(&name, number)
+        .map_err(to_server_error)?;
+    context.reconciler.wake();
+    Ok(())
+}

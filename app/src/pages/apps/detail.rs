@@ -1,9 +1,9 @@
 //! One app's page: its instances live, a scale control, the settings form and its deploys.
 
-use super::api::{get_app, AppDetails, DeleteApp, SaveApp, ScaleApp};
+use super::api::{get_app, AppDetails, DeleteApp, RollBackApp, SaveApp, ScaleApp};
 use super::running_instances;
 use crate::components::badge::{Badge, Tone};
-use crate::components::form::{error_text, failure, FieldError};
+use crate::components::form::{error_text, failure, field_failure, other_failure, FieldError};
 use crate::components::logs::LogsPanel;
 use crate::format;
 use crate::live::LiveCluster;
@@ -21,10 +21,19 @@ pub fn AppDetailPage() -> impl IntoView {
     let name = move || params.with(|p| p.get("name").unwrap_or_default());
     let save = ServerAction::<SaveApp>::new();
     let scale = ServerAction::<ScaleApp>::new();
+    let roll_back = ServerAction::<RollBackApp>::new();
     let details = Resource::new(
-        move || (name(), save.version().get(), scale.version().get()),
-        |(name, _, _)| get_app(name),
+        move || {
+            (
+                name(),
+                save.version().get(),
+                scale.version().get(),
+                roll_back.version().get(),
+            )
+        },
+        |(name, ..)| get_app(name),
     );
+    provide_context(roll_back);
     view! {
         <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
             {move || details.get().map(|result| match result {
@@ -85,6 +94,7 @@ fn AppView(
                 <input type="hidden" name="revision" value=app.revision.to_string()/>
                 <label class="text-sm sm:col-span-2">"Image (deploying a new one keeps the old running until it works)"
                     <input class=INPUT name="image" value=app.spec.image.clone() maxlength=types::validate::IMAGE_MAX_CHARS/>
+                    <FieldError message=Signal::derive(move || save.value().with(|r| field_failure(r, "image")))/>
                 </label>
                 <label class="text-sm">"HTTP port"
                     <input class=INPUT type="number" name="http_port" min="1" max="65535" value=app.spec.http_port.to_string()/>
@@ -94,9 +104,11 @@ fn AppView(
                 </label>
                 <label class="text-sm">"Environment (KEY=VALUE per line)"
                     <textarea class=format!("{INPUT} font-mono") name="env" rows="5">{types::app::format_env(&app.spec.env)}</textarea>
+                    <FieldError message=Signal::derive(move || save.value().with(|r| field_failure(r, "env")))/>
                 </label>
                 <label class="text-sm">"Volumes (name:/path per line)"
                     <textarea class=format!("{INPUT} font-mono") name="volumes" rows="5">{types::app::format_volumes(&app.spec.volumes)}</textarea>
+                    <FieldError message=Signal::derive(move || save.value().with(|r| field_failure(r, "volumes")))/>
                 </label>
                 <div class="sm:col-span-2 flex items-center gap-4">
                     <button class=BUTTON type="submit" disabled=move || save.pending().get()>"Save and deploy"</button>
@@ -107,12 +119,17 @@ fn AppView(
                     }}
                 </div>
             </ActionForm>
-            <FieldError message=Signal::derive(move || save.value().with(failure))/>
+            <FieldError message=Signal::derive(move || save.value().with(|r| other_failure(r, &["image", "env", "volumes"])))/>
         </section>
         <section class=SECTION>
             <h2 class="text-lg font-semibold">"Deploys"</h2>
             <ul class="mt-3 divide-y divide-slate-100 text-sm" data-testid="versions">
-                {versions.into_iter().map(|version| {
+                {versions.into_iter().enumerate().map(|(index, version)| {
+                    let roll_back = expect_context::<ServerAction<RollBackApp>>();
+                    let app_name = app.name.clone();
+                    let number = version.number;
+                    // Only images that once ran are offered, and not the one in use now.
+                    let offer = index > 0 && matches!(version.state, DeployState::Superseded);
                     let tone = match version.state {
                         DeployState::Live => Tone::Good,
                         DeployState::Deploying => Tone::Busy,
@@ -126,6 +143,12 @@ fn AppView(
                             <Badge tone label=format!("{:?}", version.state)/>
                             <span class="text-xs text-slate-500">{format::unix_time(version.created_at)}</span>
                             <span class="text-xs text-rose-700">{version.message}</span>
+                            {offer.then(|| view! {
+                                <button class="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100"
+                                    on:click=move |_| { roll_back.dispatch(RollBackApp { name: app_name.clone(), number }); }>
+                                    "Roll back to this"
+                                </button>
+                            })}
                         </li>
                     }
                 }).collect_view()}

@@ -7,7 +7,7 @@ mod services;
 pub use detail::AppDetailPage;
 
 use crate::components::badge::{Badge, Tone};
-use crate::components::form::{failure, FieldError};
+use crate::components::form::{field_failure, other_failure, FieldError};
 use crate::live::LiveCluster;
 use api::{list_apps, CreateApp};
 use leptos::prelude::*;
@@ -39,9 +39,11 @@ pub fn AppsPage() -> impl IntoView {
         <ActionForm action=create attr:class="mt-6 grid grid-cols-2 gap-3 rounded-lg border border-slate-200 bg-white p-5 sm:grid-cols-5 items-end">
             <label class="text-sm sm:col-span-1">"Name"
                 <input class=INPUT name="name" required placeholder="my-app" maxlength=types::validate::APP_NAME_MAX_CHARS/>
+                <FieldError message=Signal::derive(move || create.value().with(|r| field_failure(r, "name")))/>
             </label>
             <label class="text-sm sm:col-span-2">"Image"
                 <input class=INPUT name="image" placeholder="nginx:1.27" maxlength=types::validate::IMAGE_MAX_CHARS/>
+                <FieldError message=Signal::derive(move || create.value().with(|r| field_failure(r, "image")))/>
             </label>
             <label class="text-sm">"HTTP port"
                 <input class=INPUT name="http_port" type="number" min="1" max="65535" value="80"/>
@@ -51,7 +53,7 @@ pub fn AppsPage() -> impl IntoView {
             </label>
             <div class="col-span-2 sm:col-span-5">
                 <button class=BUTTON type="submit" disabled=move || create.pending().get()>"Create app"</button>
-                <FieldError message=Signal::derive(move || create.value().with(failure))/>
+                <FieldError message=Signal::derive(move || create.value().with(|r| other_failure(r, &["name", "image"])))/>
             </div>
         </ActionForm>
         <Suspense fallback=|| view! { <p class="mt-6 text-slate-500">"Loading…"</p> }>

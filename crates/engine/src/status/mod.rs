@@ -38,10 +38,13 @@ impl Default for HubOptions {
     fn default() -> Self {
         Self {
             resync_interval: Duration::from_secs(2),
-            follow_ups: [5, 50, 120, 250, 500, 1000, 2000]
-                .into_iter()
-                .map(Duration::from_millis)
-                .collect(),
+            // Dense in the first few hundred milliseconds, where swarm settles a task's fate.
+            follow_ups: [
+                5, 30, 60, 90, 120, 150, 180, 220, 260, 300, 400, 600, 1000, 2000,
+            ]
+            .into_iter()
+            .map(Duration::from_millis)
+            .collect(),
             channel_capacity: 1024,
         }
     }
