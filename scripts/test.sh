@@ -15,7 +15,7 @@ step "format"
 cargo fmt --all --check
 
 step "lint (server side, browser side)"
-cargo clippy -p captain-types -p captain-engine -p captain-testbed -p server -p end2end --all-targets -- -D warnings
+cargo clippy -p captain-types -p captain-engine -p captain-testbed -p captain-proxy -p server -p end2end --all-targets -- -D warnings
 cargo clippy -p app --features ssr --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
@@ -28,6 +28,7 @@ cargo test -p captain-types
 cargo test -p app --features ssr
 cargo test -p captain-testbed
 cargo test -p captain-engine
+cargo test -p captain-proxy
 cargo test -p server
 
 step "browser tests (headless Chromium)"

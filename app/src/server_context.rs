@@ -86,6 +86,16 @@ pub async fn set_session_cookie(token: Option<&str>) -> Result<(), ServerFnError
     Ok(())
 }
 
+/// Checks `password` for this client (with back-off) and sets a new session cookie.
+pub async fn sign_in_with(password: &str) -> Result<(), ServerFnError> {
+    let session = server_context()?
+        .auth
+        .sign_in(password, client_addr().await?, &header("user-agent").await?)
+        .await
+        .map_err(to_server_error)?;
+    set_session_cookie(Some(session.token.expose())).await
+}
+
 /// Maps an engine error to the one message that crosses the wire.
 pub fn to_server_error(error: impl std::fmt::Display) -> ServerFnError {
     ServerFnError::new(error.to_string())

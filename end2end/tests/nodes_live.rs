@@ -8,7 +8,7 @@
 mod common;
 
 use anyhow::{Context, Result};
-use common::{browser, sign_in_path, start_captain, wait_until, PASSWORD};
+use common::{browser, sign_in_at, sign_in_path, start_captain, wait_until, PASSWORD};
 use fantoccini::Locator;
 use std::time::Duration;
 use testbed::http::Request;
@@ -44,40 +44,9 @@ async fn the_nodes_page_renders_on_the_server_hydrates_and_updates_live() -> Res
     assert!(page.body.contains("data-state=\"connecting\""));
 
     let (_driver, client) = browser().await?;
-    client.goto(&format!("http://{address}/nodes")).await?;
-    // Not signed in yet: the guard sends the browser to the sign-in page, keeping the target.
-    wait_until(
-        &client,
-        "the sign-in page",
-        Duration::from_secs(10),
-        "location.pathname === '/login'",
-    )
-    .await?;
-    client
-        .find(Locator::Css("input[name=password]"))
-        .await?
-        .send_keys(PASSWORD)
-        .await?;
-    client
-        .find(Locator::Css("button[type=submit]"))
-        .await?
-        .click()
-        .await?;
-    wait_until(
-        &client,
-        "the Nodes page after signing in",
-        Duration::from_secs(20),
-        "location.pathname === '/nodes'",
-    )
-    .await?;
-    // "live" only appears once the WASM has hydrated and the websocket delivered a snapshot.
-    wait_until(
-        &client,
-        "the live indicator",
-        Duration::from_secs(20),
-        "document.querySelector('[data-testid=connection][data-state=live]')",
-    )
-    .await?;
+    // Not signed in yet: the guard sends the browser to the sign-in page, keeping the
+    // target; "live" then only appears once the WASM hydrated and the websocket answered.
+    sign_in_at(&client, &address, "/nodes").await?;
     client
         .execute("window.__captainNoReload = true; return null;", vec![])
         .await?;

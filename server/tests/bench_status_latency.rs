@@ -58,6 +58,7 @@ async fn kill_to_websocket_event_latency() {
         blocking(move || docker(&["kill", &container]))
             .await
             .unwrap();
+        let killed = Instant::now();
         client
             .wait_for_change("the task to fail", Duration::from_secs(10), |change| {
                 matches!(change, ClusterChange::TaskUpserted(t) if t.id == task.id && t.state == TaskState::Failed)

@@ -25,20 +25,7 @@ pub async fn get_auth_state() -> Result<AuthState, ServerFnError> {
 /// Checks the password and sets the session cookie; public.
 #[server]
 pub async fn sign_in(password: String, next: Option<String>) -> Result<(), ServerFnError> {
-    use crate::server_context::{
-        client_addr, header, server_context, set_session_cookie, to_server_error,
-    };
-    let context = server_context()?;
-    let session = context
-        .auth
-        .sign_in(
-            &password,
-            client_addr().await?,
-            &header("user-agent").await?,
-        )
-        .await
-        .map_err(to_server_error)?;
-    set_session_cookie(Some(session.token.expose())).await?;
+    crate::server_context::sign_in_with(&password).await?;
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())
 }
@@ -46,9 +33,7 @@ pub async fn sign_in(password: String, next: Option<String>) -> Result<(), Serve
 /// Sets the first password (only while none exists) and signs the caller in; public.
 #[server]
 pub async fn set_up_password(password: String, confirm: String) -> Result<(), ServerFnError> {
-    use crate::server_context::{
-        client_addr, header, server_context, set_session_cookie, to_server_error,
-    };
+    use crate::server_context::{server_context, sign_in_with, to_server_error};
     if password != confirm {
         return Err(ServerFnError::new("the two passwords differ"));
     }
@@ -58,16 +43,7 @@ pub async fn set_up_password(password: String, confirm: String) -> Result<(), Se
         .set_initial_password(&password)
         .await
         .map_err(to_server_error)?;
-    let session = context
-        .auth
-        .sign_in(
-            &password,
-            client_addr().await?,
-            &header("user-agent").await?,
-        )
-        .await
-        .map_err(to_server_error)?;
-    set_session_cookie(Some(session.token.expose())).await?;
+    sign_in_with(&password).await?;
     leptos_axum::redirect("/");
     Ok(())
 }

@@ -8,8 +8,6 @@ use std::path::Path;
 use std::process::Command;
 
 pub const DEBIAN_IMAGE: &str = "debian:bookworm-slim";
-/// Serves /www on port 80 and answers `/hostname.txt`-style files the test writes.
-pub const HTTPD_IMAGE: &str = "captain-test/httpd:1";
 const CACHE_DIR: &str = "/var/cache/captain-testbed";
 
 fn image_exists(tag: &str) -> bool {
@@ -54,14 +52,39 @@ pub fn ensure_debian_base() -> Result<()> {
     Ok(())
 }
 
-/// Makes sure the tiny HTTP test app exists on the main engine: `FROM scratch` with
-/// Debian's static busybox, serving a page on port 80.
+/// Serves "captain test app" on port 80 (busybox httpd).
+pub const HTTPD_IMAGE: &str = "captain-test/httpd:1";
+/// Exits at once with status 3: a deploy that cannot start.
+pub const CRASHING_IMAGE: &str = "captain-test/crash:1";
+/// Prints `tick from HOSTNAME` every half second: an app with logs.
+pub const TICKER_IMAGE: &str = "captain-test/ticker:1";
+
 pub fn ensure_httpd_image() -> Result<()> {
-    if image_exists(HTTPD_IMAGE) {
+    ensure_busybox_image(
+        HTTPD_IMAGE,
+        "EXPOSE 80\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n",
+    )
+}
+
+pub fn ensure_crashing_image() -> Result<()> {
+    ensure_busybox_image(CRASHING_IMAGE, "CMD [\"sh\", \"-c\", \"exit 3\"]\n")
+}
+
+pub fn ensure_ticker_image() -> Result<()> {
+    ensure_busybox_image(
+        TICKER_IMAGE,
+        "CMD [\"sh\", \"-c\", \"while true; do echo tick from $(hostname); sleep 0.5; done\"]\n",
+    )
+}
+
+/// Builds `tag` (once, under a lock) as `FROM scratch` + Debian's static busybox + a page
+/// in /www, finished by `tail` (its Dockerfile lines after the entrypoint).
+fn ensure_busybox_image(tag: &str, tail: &str) -> Result<()> {
+    if image_exists(tag) {
         return Ok(());
     }
-    let _guard = lock::exclusive("httpd-image")?;
-    if image_exists(HTTPD_IMAGE) {
+    let _guard = lock::exclusive(&format!("image-{}", tag.replace(['/', ':'], "-")))?;
+    if image_exists(tag) {
         return Ok(());
     }
     let context = tempfile::tempdir()?;
@@ -69,84 +92,18 @@ pub fn ensure_httpd_image() -> Result<()> {
         .context("copying /bin/busybox (install busybox-static)")?;
     std::fs::create_dir(context.path().join("www"))?;
     std::fs::write(context.path().join("www/index.html"), "captain test app\n")?;
+    // Applet links (sh, hostname, sleep …) let scripts in the image run like on any Linux.
     std::fs::write(
         context.path().join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nEXPOSE 80\n\
-         ENTRYPOINT [\"/bin/busybox\"]\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n",
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n\
+             COPY www /www\nENV PATH=/bin\nENTRYPOINT [\"/bin/busybox\"]\n{tail}"
+        ),
     )?;
     run(
         "docker",
-        &[
-            "build",
-            "-q",
-            "-t",
-            HTTPD_IMAGE,
-            context.path().to_str().unwrap(),
-        ],
+        &["build", "-q", "-t", tag, context.path().to_str().unwrap()],
     )
-    .context("building the httpd test image")?;
-    Ok(())
-}
-
-/// An image whose container exits at once with status 3: a deploy that cannot start.
-pub const CRASHING_IMAGE: &str = "captain-test/crash:1";
-
-pub fn ensure_crashing_image() -> Result<()> {
-    if image_exists(CRASHING_IMAGE) {
-        return Ok(());
-    }
-    let _guard = lock::exclusive("crash-image")?;
-    if image_exists(CRASHING_IMAGE) {
-        return Ok(());
-    }
-    let context = tempfile::tempdir()?;
-    std::fs::copy("/bin/busybox", context.path().join("busybox"))?;
-    std::fs::write(
-        context.path().join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\nCMD [\"sh\", \"-c\", \"exit 3\"]\n",
-    )?;
-    run(
-        "docker",
-        &[
-            "build",
-            "-q",
-            "-t",
-            CRASHING_IMAGE,
-            context.path().to_str().unwrap(),
-        ],
-    )
-    .context("building the crashing test image")?;
-    Ok(())
-}
-
-/// An image whose instances print `tick from HOSTNAME` every half second: an app with logs.
-pub const TICKER_IMAGE: &str = "captain-test/ticker:1";
-
-pub fn ensure_ticker_image() -> Result<()> {
-    if image_exists(TICKER_IMAGE) {
-        return Ok(());
-    }
-    let _guard = lock::exclusive("ticker-image")?;
-    if image_exists(TICKER_IMAGE) {
-        return Ok(());
-    }
-    let context = tempfile::tempdir()?;
-    std::fs::copy("/bin/busybox", context.path().join("busybox"))?;
-    std::fs::write(
-        context.path().join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n\
-         CMD [\"sh\", \"-c\", \"while true; do echo tick from $(/bin/busybox hostname); /bin/busybox sleep 0.5; done\"]\n",
-    )?;
-    run(
-        "docker",
-        &[
-            "build",
-            "-q",
-            "-t",
-            TICKER_IMAGE,
-            context.path().to_str().unwrap(),
-        ],
-    )
-    .context("building the ticker test image")?;
+    .with_context(|| format!("building the test image {tag}"))?;
     Ok(())
 }

@@ -1,0 +1,13 @@
+//! Captain's ingress proxy.
+//!
+//! Requests are routed by `Host` to an app's instances ([`routes`]), spread round-robin
+//! over the instances that are up, and retried on another instance when one refuses the
+//! connection ([`forward`]), so an instance dying costs its users nothing. The route table
+//! is plain data swapped in atomically: updating it never drops a connection.
+
+pub mod forward;
+pub mod routes;
+pub mod server;
+
+pub use routes::{RouteTable, Routes};
+pub use server::{serve, ProxyOptions};

@@ -1,0 +1,147 @@
+//! Accepting connections: HTTP/1.1 and HTTP/2 (with upgrades) for traffic, and a small
+//! admin listener through which Captain replaces the route table and reads counters.
+
+use crate::forward::{page, Body, Forwarder};
+use crate::routes::{RouteTable, Routes};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+#[derive(Clone, Debug)]
+pub struct ProxyOptions {
+    /// Largest request body accepted (and buffered for retries).
+    pub max_body_bytes: usize,
+    /// Longest wait for an instance's response headers.
+    pub response_timeout: Duration,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 * 1024 * 1024,
+            response_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Serves traffic on `listener` until the task is dropped.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    options: ProxyOptions,
+) -> std::io::Result<()> {
+    let forwarder = Arc::new(Forwarder::new(
+        routes,
+        options.max_body_bytes,
+        options.response_timeout,
+    ));
+    loop {
+        let (stream, client) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let forwarder = forwarder.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request: Request<Incoming>| {
+                let forwarder = forwarder.clone();
+                async move { Ok::<_, Infallible>(forwarder.handle(request, client).await) }
+            });
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// The admin API: `PUT /routes` (a JSON [`RouteTable`]) and `GET /stats` (requests per
+/// instance), both requiring `Authorization: Bearer TOKEN`.
+pub async fn serve_admin(
+    listener: TcpListener,
+    routes: Routes,
+    token: String,
+) -> std::io::Result<()> {
+    let token = Arc::new(token);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let (routes, token) = (routes.clone(), token.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |request: Request<Incoming>| {
+                let (routes, token) = (routes.clone(), token.clone());
+                async move { Ok::<_, Infallible>(admin(request, &routes, &token).await) }
+            });
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn admin(request: Request<Incoming>, routes: &Routes, token: &str) -> Response<Body> {
+    let expected = format!("Bearer {token}");
+    let authorised = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|given| constant_time_eq(given.as_bytes(), expected.as_bytes()));
+    if !authorised {
+        return page(StatusCode::UNAUTHORIZED, "A valid admin token is required.");
+    }
+    match (request.method(), request.uri().path()) {
+        (&Method::PUT, "/routes") => {
+            let Ok(body) = Limited::new(request.into_body(), 8 * 1024 * 1024)
+                .collect()
+                .await
+            else {
+                return page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "The route table is too large.",
+                );
+            };
+            match serde_json::from_slice::<RouteTable>(&body.to_bytes()) {
+                Ok(table) => {
+                    routes.update(&table);
+                    json(StatusCode::OK, "{\"ok\":true}".into())
+                }
+                Err(error) => page(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Not a route table: {error}"),
+                ),
+            }
+        }
+        (&Method::GET, "/stats") => {
+            let counts: std::collections::HashMap<String, u64> = routes
+                .request_counts()
+                .into_iter()
+                .map(|(addr, n)| (addr.to_string(), n))
+                .collect();
+            json(
+                StatusCode::OK,
+                serde_json::to_string(&counts).unwrap_or_default(),
+            )
+        }
+        _ => page(StatusCode::NOT_FOUND, "Unknown admin route."),
+    }
+}
+
+fn json(status: StatusCode, body: String) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(
+            Full::new(Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
+        .expect("a static response builds")
+}
+
+/// Compares secrets without leaking, through timing, how much of a guess was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
