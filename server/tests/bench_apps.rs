@@ -111,6 +111,7 @@ async fn deploy_overhead_and_listing_a_thousand_apps() {
         while receiver.try_recv().is_ok() {}
     }
     let _ = events.kill();
+    let _ = events.wait();
     captain
         .call(&cookie, "delete_app", &[("name", &name)])
         .await
