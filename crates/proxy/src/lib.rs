@@ -6,6 +6,7 @@
 //! is plain data swapped in atomically: updating it never drops a connection.
 
 pub mod forward;
+pub mod resolve;
 pub mod routes;
 pub mod server;
 

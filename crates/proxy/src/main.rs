@@ -2,7 +2,8 @@
 //!
 //! Configured by environment (it runs as a swarm service): `CAPTAIN_PROXY_LISTEN`
 //! (default 0.0.0.0:80), `CAPTAIN_PROXY_ADMIN_LISTEN` (default 0.0.0.0:8081) and
-//! `CAPTAIN_PROXY_TOKEN` (required: the admin API refuses to run without it).
+//! `CAPTAIN_PROXY_TOKEN_FILE` (required: a file holding the admin API's secret, e.g. a
+//! swarm secret, so the token never shows in `docker service inspect`).
 
 use proxy::server::serve_admin;
 use proxy::{serve, ProxyOptions, Routes};
@@ -14,9 +15,16 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let env = |key: &str, default: &str| std::env::var(key).unwrap_or_else(|_| default.to_owned());
-    let Ok(token) = std::env::var("CAPTAIN_PROXY_TOKEN") else {
-        eprintln!("captain-proxy: set CAPTAIN_PROXY_TOKEN (the admin API needs a secret)");
-        return ExitCode::FAILURE;
+    let token_file = env(
+        "CAPTAIN_PROXY_TOKEN_FILE",
+        "/run/secrets/captain-proxy-token",
+    );
+    let token = match std::fs::read_to_string(&token_file) {
+        Ok(token) if !token.trim().is_empty() => token.trim().to_owned(),
+        _ => {
+            eprintln!("captain-proxy: cannot read the admin token from {token_file}");
+            return ExitCode::FAILURE;
+        }
     };
     let (listen, admin_listen) = (
         env("CAPTAIN_PROXY_LISTEN", "0.0.0.0:80"),
@@ -37,10 +45,15 @@ async fn main() -> ExitCode {
         }
     };
     let routes = Routes::default();
+    let services = proxy::resolve::SharedServices::default();
+    tokio::spawn(proxy::resolve::resolve_forever(
+        services.clone(),
+        routes.clone(),
+    ));
     tracing::info!(%listen, %admin_listen, "proxy ready");
     let result = tokio::select! {
         result = serve(traffic, routes.clone(), ProxyOptions::default()) => result,
-        result = serve_admin(admin, routes, token) => result,
+        result = serve_admin(admin, routes, services, token) => result,
     };
     if let Err(error) = result {
         eprintln!("captain-proxy: {error}");

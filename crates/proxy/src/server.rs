@@ -2,6 +2,7 @@
 //! admin listener through which Captain replaces the route table and reads counters.
 
 use crate::forward::{page, Body, Forwarder};
+use crate::resolve::{ServiceTable, SharedServices};
 use crate::routes::{RouteTable, Routes};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -59,21 +60,23 @@ pub async fn serve(
     }
 }
 
-/// The admin API: `PUT /routes` (a JSON [`RouteTable`]) and `GET /stats` (requests per
-/// instance), both requiring `Authorization: Bearer TOKEN`.
+/// The admin API, requiring `Authorization: Bearer TOKEN`: `PUT /services` (a JSON
+/// [`ServiceTable`]: which service serves which host), `PUT /routes` (a JSON
+/// [`RouteTable`] of fixed addresses) and `GET /stats` (requests per instance).
 pub async fn serve_admin(
     listener: TcpListener,
     routes: Routes,
+    services: SharedServices,
     token: String,
 ) -> std::io::Result<()> {
     let token = Arc::new(token);
     loop {
         let (stream, _) = listener.accept().await?;
-        let (routes, token) = (routes.clone(), token.clone());
+        let (routes, services, token) = (routes.clone(), services.clone(), token.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<Incoming>| {
-                let (routes, token) = (routes.clone(), token.clone());
-                async move { Ok::<_, Infallible>(admin(request, &routes, &token).await) }
+                let (routes, services, token) = (routes.clone(), services.clone(), token.clone());
+                async move { Ok::<_, Infallible>(admin(request, &routes, &services, &token).await) }
             });
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
@@ -82,7 +85,12 @@ pub async fn serve_admin(
     }
 }
 
-async fn admin(request: Request<Incoming>, routes: &Routes, token: &str) -> Response<Body> {
+async fn admin(
+    request: Request<Incoming>,
+    routes: &Routes,
+    services: &SharedServices,
+    token: &str,
+) -> Response<Body> {
     let expected = format!("Bearer {token}");
     let authorised = request
         .headers()
@@ -92,29 +100,25 @@ async fn admin(request: Request<Incoming>, routes: &Routes, token: &str) -> Resp
     if !authorised {
         return page(StatusCode::UNAUTHORIZED, "A valid admin token is required.");
     }
-    match (request.method(), request.uri().path()) {
-        (&Method::PUT, "/routes") => {
-            let Ok(body) = Limited::new(request.into_body(), 8 * 1024 * 1024)
-                .collect()
-                .await
-            else {
-                return page(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "The route table is too large.",
-                );
-            };
-            match serde_json::from_slice::<RouteTable>(&body.to_bytes()) {
-                Ok(table) => {
-                    routes.update(&table);
-                    json(StatusCode::OK, "{\"ok\":true}".into())
-                }
-                Err(error) => page(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Not a route table: {error}"),
-                ),
+    let route = (request.method().clone(), request.uri().path().to_owned());
+    match (route.0, route.1.as_str()) {
+        (Method::PUT, "/routes") => match read_json::<RouteTable>(request).await {
+            Ok(table) => {
+                routes.update(&table);
+                json(StatusCode::OK, "{\"ok\":true}".into())
             }
-        }
-        (&Method::GET, "/stats") => {
+            Err(response) => response,
+        },
+        (Method::PUT, "/services") => match read_json::<ServiceTable>(request).await {
+            Ok(table) => {
+                // Resolve now, so a new app answers without waiting for the next round.
+                routes.update(&crate::resolve::resolve(&table).await);
+                *services.write().unwrap_or_else(|p| p.into_inner()) = table;
+                json(StatusCode::OK, "{\"ok\":true}".into())
+            }
+            Err(response) => response,
+        },
+        (Method::GET, "/stats") => {
             let counts: std::collections::HashMap<String, u64> = routes
                 .request_counts()
                 .into_iter()
@@ -127,6 +131,21 @@ async fn admin(request: Request<Incoming>, routes: &Routes, token: &str) -> Resp
         }
         _ => page(StatusCode::NOT_FOUND, "Unknown admin route."),
     }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    request: Request<Incoming>,
+) -> Result<T, Response<Body>> {
+    let body = Limited::new(request.into_body(), 8 * 1024 * 1024)
+        .collect()
+        .await
+        .map_err(|_| page(StatusCode::PAYLOAD_TOO_LARGE, "The table is too large."))?;
+    serde_json::from_slice(&body.to_bytes()).map_err(|error| {
+        page(
+            StatusCode::BAD_REQUEST,
+            &format!("Not a valid table: {error}"),
+        )
+    })
 }
 
 fn json(status: StatusCode, body: String) -> Response<Body> {
