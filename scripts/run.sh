@@ -5,5 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The proxy that serves apps is packaged on debian:bookworm-slim from the binary beside
+# Captain's own.
+scripts/base-image.sh
+cargo build --release -p captain-proxy
 export CAPTAIN_DATA_DIR="${CAPTAIN_DATA_DIR:-$PWD/data}"
 exec cargo leptos serve --release

@@ -29,6 +29,7 @@ cargo test -p app --features ssr
 cargo test -p captain-testbed
 cargo test -p captain-engine
 cargo test -p captain-proxy
+cargo build -p captain-proxy # packaged into the proxy image by the ingress tests
 cargo test -p server
 
 step "browser tests (headless Chromium)"

@@ -15,9 +15,21 @@ pub struct ServerContext {
     /// Desired state of apps; write here, then wake the reconciler.
     pub apps: engine::apps::AppStore,
     pub reconciler: engine::reconcile::ReconcilerHandle,
+    /// The proxy's route pusher, when ingress runs.
+    pub ingress: Option<engine::ingress::IngressHandle>,
     pub info: types::ServerInfo,
     /// Always mark the session cookie Secure (TLS ends before Captain).
     pub secure_cookies: bool,
+}
+
+impl ServerContext {
+    /// Desired state of apps changed: converge the swarm and the proxy's routes now.
+    pub fn apps_changed(&self) {
+        self.reconciler.wake();
+        if let Some(ingress) = &self.ingress {
+            ingress.wake();
+        }
+    }
 }
 
 /// Who made the request, as the guard established it; `None` only on public routes.

@@ -53,6 +53,23 @@ pub struct Config {
     #[arg(long, env = "CAPTAIN_SECURE_COOKIES")]
     pub secure_cookies: bool,
 
+    /// Port Captain's proxy serves apps on, on this node (APP.<root domain>).
+    #[arg(long, env = "CAPTAIN_HTTP_PORT", default_value_t = 80)]
+    pub http_port: u16,
+
+    /// Port of the proxy's admin API on this node (protected by a token Captain keeps).
+    #[arg(long, env = "CAPTAIN_PROXY_ADMIN_PORT", default_value_t = 8081)]
+    pub proxy_admin_port: u16,
+
+    /// The captain-proxy binary to package as the proxy's image; defaults to the one next
+    /// to this binary.
+    #[arg(long, env = "CAPTAIN_PROXY_BINARY")]
+    pub proxy_binary: Option<PathBuf>,
+
+    /// Do not run the proxy (apps are then reachable only on the overlay network).
+    #[arg(long, env = "CAPTAIN_NO_INGRESS")]
+    pub no_ingress: bool,
+
     /// Print every HTTP route as JSON and exit (used by the route-guard test).
     #[arg(long, hide = true)]
     pub print_routes: bool,
@@ -63,6 +80,15 @@ fn parse_secret(value: &str) -> Result<Secret, String> {
 }
 
 impl Config {
+    pub fn proxy_binary_path(&self) -> PathBuf {
+        self.proxy_binary.clone().unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(|dir| dir.join("captain-proxy")))
+                .unwrap_or_else(|| PathBuf::from("captain-proxy"))
+        })
+    }
+
     pub fn secret_key_path(&self) -> PathBuf {
         self.secret_key_file
             .clone()

@@ -69,6 +69,7 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
         secrets: prepared.secrets,
         apps: prepared.apps,
         reconciler: prepared.reconciler,
+        ingress: prepared.ingress,
         info: prepared.info,
         secure_cookies,
     };

@@ -20,6 +20,7 @@ pub struct Prepared {
     pub secrets: SecretStore,
     pub apps: AppStore,
     pub reconciler: ReconcilerHandle,
+    pub ingress: Option<engine::ingress::IngressHandle>,
     pub info: ServerInfo,
 }
 
@@ -49,8 +50,31 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     }
 
     let apps = AppStore::new(store.clone());
-    let reconciler =
-        Reconciler::new(docker.clone(), apps.clone(), installation_id(&store)?).spawn();
+    let owner = installation_id(&store)?;
+    let reconciler = Reconciler::new(docker.clone(), apps.clone(), owner.clone()).spawn();
+    let (ingress, ingress_status) = if config.no_ingress {
+        (None, "off (--no-ingress)".to_owned())
+    } else {
+        let options = engine::ingress::IngressOptions {
+            http_port: config.http_port,
+            admin_port: config.proxy_admin_port,
+            proxy_binary: config.proxy_binary_path(),
+            root_domain: config.root_domain.clone(),
+            owner,
+            node_id: swarm.node_id.clone(),
+        };
+        match engine::ingress::start(docker.clone(), apps.clone(), &secrets, options).await {
+            Ok(handle) => (
+                Some(handle),
+                format!("http://APP.{}:{}", config.root_domain, config.http_port),
+            ),
+            Err(error) => {
+                // The dashboard stays useful without the proxy; say why apps are not served.
+                tracing::error!(%error, "apps will not be served");
+                (None, format!("off: {error}"))
+            }
+        }
+    };
 
     let hub = StatusHub::start(docker.clone(), HubOptions::default())
         .await
@@ -64,6 +88,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         advertise_addr: config.advertise_addr.clone().unwrap_or_default(),
         node_id: swarm.node_id,
         apps_network: APPS_NETWORK.to_owned(),
+        ingress: ingress_status,
     };
     Ok(Prepared {
         docker,
@@ -73,6 +98,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         secrets,
         apps,
         reconciler,
+        ingress,
         info,
     })
 }

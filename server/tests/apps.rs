@@ -116,20 +116,7 @@ async fn restarting_captain_changes_nothing_that_runs() {
     );
 
     // Deleting through the API removes the service.
-    restarted
-        .call(&cookie, "delete_app", &[("name", &name)])
-        .await
-        .unwrap();
-    let gone = service.clone();
-    blocking(move || {
-        wait_for("the service to go", Duration::from_secs(30), || {
-            docker(&["service", "inspect", &gone])
-                .is_err()
-                .then_some(())
-        })
-    })
-    .await
-    .unwrap();
+    common::delete_app(&restarted, &cookie, &name).await;
 }
 
 #[tokio::test]
@@ -203,10 +190,7 @@ async fn the_websocket_reports_an_instance_dying_and_its_replacement() {
         })
         .await
         .unwrap();
-    captain
-        .call(&cookie, "delete_app", &[("name", &name)])
-        .await
-        .unwrap();
+    common::delete_app(&captain, &cookie, &name).await;
 }
 
 #[tokio::test]
@@ -338,8 +322,5 @@ async fn live_logs_stream_every_instance_tagged_with_its_slot() {
         .websocket("/api/apps/no-such-app/logs", &headers)
         .await;
     assert!(missing.is_err(), "an unknown app must be refused");
-    captain
-        .call(&cookie, "delete_app", &[("name", &name)])
-        .await
-        .unwrap();
+    common::delete_app(&captain, &cookie, &name).await;
 }

@@ -112,10 +112,7 @@ async fn deploy_overhead_and_listing_a_thousand_apps() {
     }
     let _ = events.kill();
     let _ = events.wait();
-    captain
-        .call(&cookie, "delete_app", &[("name", &name)])
-        .await
-        .unwrap();
+    common::delete_app(&captain, &cookie, &name).await;
     overheads.sort();
     println!(
         "BENCH deploy overhead (save request -> swarm service updated): median {:.1} ms, min {:.1} ms, max {:.1} ms over {ROUNDS}",

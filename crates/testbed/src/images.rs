@@ -1,59 +1,31 @@
 //! Images tests need, built locally because no registry on the internet is reachable:
 //! `debian:bookworm-slim` from debootstrap (cached as a tarball) and a 2 MB busybox httpd.
 
-use crate::command::{docker, run, run_command};
+use crate::command::{docker, run};
 use crate::lock;
 use anyhow::{Context, Result};
-use std::path::Path;
-use std::process::Command;
 
 pub const DEBIAN_IMAGE: &str = "debian:bookworm-slim";
-const CACHE_DIR: &str = "/var/cache/captain-testbed";
 
 fn image_exists(tag: &str) -> bool {
     docker(&["image", "inspect", "--format", "{{.Id}}", tag]).is_ok()
 }
 
 /// Makes sure `debian:bookworm-slim` exists on the main engine, exactly as
-/// `FROM debian:bookworm-slim` expects it.
+/// `FROM debian:bookworm-slim` expects it (scripts/base-image.sh, shared with run.sh).
 pub fn ensure_debian_base() -> Result<()> {
     if image_exists(DEBIAN_IMAGE) {
         return Ok(());
     }
-    let _guard = lock::exclusive("debian-image")?;
-    if image_exists(DEBIAN_IMAGE) {
-        return Ok(());
-    }
-    let tarball = Path::new(CACHE_DIR).join("bookworm-slim.tar");
-    if !tarball.exists() {
-        std::fs::create_dir_all(CACHE_DIR)?;
-        let rootfs = tempfile::tempdir_in(CACHE_DIR)?;
-        let root = rootfs.path().to_str().context("cache path is UTF-8")?;
-        run(
-            "debootstrap",
-            &[
-                "--variant=minbase",
-                "bookworm",
-                root,
-                "http://deb.debian.org/debian",
-            ],
-        )
-        .context("debootstrap of bookworm")?;
-        let partial = tarball.with_extension("partial");
-        run("tar", &["-C", root, "-cf", partial.to_str().unwrap(), "."])?;
-        std::fs::rename(&partial, &tarball)?;
-    }
-    run_command(
-        Command::new("docker")
-            .args(["import", tarball.to_str().unwrap(), DEBIAN_IMAGE])
-            .arg("--change")
-            .arg("CMD [\"bash\"]"),
-    )?;
+    let script = crate::repo_root().join("scripts/base-image.sh");
+    run("bash", &[script.to_str().context("repo path is UTF-8")?])
+        .context("making debian:bookworm-slim")?;
     Ok(())
 }
 
-/// Serves "captain test app" on port 80 (busybox httpd).
-pub const HTTPD_IMAGE: &str = "captain-test/httpd:1";
+/// Serves "captain test app" on port 80 (busybox httpd), and its container's hostname at
+/// /cgi-bin/whoami, so tests can tell instances apart.
+pub const HTTPD_IMAGE: &str = "captain-test/httpd:2";
 /// Exits at once with status 3: a deploy that cannot start.
 pub const CRASHING_IMAGE: &str = "captain-test/crash:1";
 /// Prints `tick from HOSTNAME` every half second: an app with logs.
@@ -92,6 +64,17 @@ fn ensure_busybox_image(tag: &str, tail: &str) -> Result<()> {
         .context("copying /bin/busybox (install busybox-static)")?;
     std::fs::create_dir(context.path().join("www"))?;
     std::fs::write(context.path().join("www/index.html"), "captain test app\n")?;
+    std::fs::create_dir(context.path().join("www/cgi-bin"))?;
+    let whoami = context.path().join("www/cgi-bin/whoami");
+    std::fs::write(
+        &whoami,
+        "#!/bin/sh\necho 'Content-Type: text/plain'\necho\nhostname\n",
+    )?;
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&whoami)?.permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(&whoami, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     // Applet links (sh, hostname, sleep …) let scripts in the image run like on any Linux.
     std::fs::write(
         context.path().join("Dockerfile"),

@@ -16,4 +16,6 @@ pub struct ServerInfo {
     pub node_id: String,
     /// The overlay network app instances join.
     pub apps_network: String,
+    /// Where apps are served, or why they are not.
+    pub ingress: String,
 }

@@ -34,6 +34,7 @@ pub fn start_captain(data_dir: &std::path::Path) -> Result<(Process, String)> {
         .args([
             "--listen",
             "127.0.0.1:0",
+            "--no-ingress",
             "--initial-password",
             PASSWORD,
             "--data-dir",

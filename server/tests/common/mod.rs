@@ -40,6 +40,8 @@ impl Captain {
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
             .args(args)
+            // Only tests that ask for the proxy (with ports of their own) get one.
+            .args((!args.contains(&"--http-port")).then_some("--no-ingress"))
             .env("RUST_LOG", "debug")
             .stdout(Stdio::piped())
             .stderr(log)
@@ -282,6 +284,25 @@ impl StatusClient {
             }
         }
     }
+}
+
+/// Deletes an app through the API and waits until its service is gone, so no test leaves
+/// instances behind (the reconciler removes it moments after the call).
+pub async fn delete_app(captain: &Captain, cookie: &str, name: &str) {
+    captain
+        .call(cookie, "delete_app", &[("name", name)])
+        .await
+        .unwrap();
+    let service = format!("captain-app-{name}");
+    let gone = blocking(move || {
+        testbed::wait_for("the app's service to go", Duration::from_secs(30), || {
+            testbed::docker(&["service", "inspect", &service])
+                .is_err()
+                .then_some(())
+        })
+    })
+    .await;
+    gone.unwrap();
 }
 
 /// Runs blocking harness work (docker CLI, node2) without stalling the async runtime.

@@ -43,7 +43,7 @@ pub async fn create_app(
     };
     let name = name.trim().to_owned();
     context.apps.create(&name, spec).map_err(to_server_error)?;
-    context.reconciler.wake();
+    context.apps_changed();
     leptos_axum::redirect(&format!("/apps/{name}"));
     Ok(())
 }
@@ -74,7 +74,7 @@ pub async fn save_app(
         .map_err(to_server_error)?;
     let changed = matches!(saved, engine::apps::Saved::Changed(_));
     if changed {
-        context.reconciler.wake();
+        context.apps_changed();
     }
     Ok(changed)
 }
@@ -87,7 +87,7 @@ pub async fn scale_app(name: String, instances: u32) -> Result<(), ServerFnError
         .apps
         .scale(&name, instances)
         .map_err(to_server_error)?;
-    context.reconciler.wake();
+    context.apps_changed();
     Ok(())
 }
 
@@ -99,7 +99,7 @@ pub async fn delete_app(name: String, remove_volumes: Option<String>) -> Result<
         .apps
         .delete(&name, remove_volumes.is_some())
         .map_err(to_server_error)?;
-    context.reconciler.wake();
+    context.apps_changed();
     leptos_axum::redirect("/apps");
     Ok(())
 }
@@ -112,6 +112,6 @@ pub async fn roll_back_app(name: String, number: i64) -> Result<(), ServerFnErro
         .apps
         .roll_back(&name, number)
         .map_err(to_server_error)?;
-    context.reconciler.wake();
+    context.apps_changed();
     Ok(())
 }

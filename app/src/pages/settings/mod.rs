@@ -48,6 +48,7 @@ fn ServerFacts(info: ServerInfo) -> impl IntoView {
         ("Swarm advertise address", advertise),
         ("Swarm node", info.node_id),
         ("Apps network", info.apps_network),
+        ("Apps served at", info.ingress),
     ];
     view! {
         <dl class="mt-3 divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white text-sm">

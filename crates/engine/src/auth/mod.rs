@@ -8,7 +8,7 @@ mod throttle;
 mod tokens;
 
 pub use throttle::Throttle;
-pub use tokens::{now_unix, API_TOKEN_PREFIX};
+pub use tokens::{now_unix, random_token, API_TOKEN_PREFIX};
 
 use crate::secrets::Secret;
 use crate::store::{Store, StoreError};

@@ -45,7 +45,7 @@ pub fn fingerprint_of(spec: &ServiceSpec) -> Option<&str> {
         .map(String::as_str)
 }
 
-fn fingerprint(spec: &ServiceSpec) -> String {
+pub(crate) fn fingerprint(spec: &ServiceSpec) -> String {
     let value = serde_json::to_value(spec).expect("a service spec always serialises");
     let mut canonical = String::new();
     write_canonical(&value, &mut canonical);

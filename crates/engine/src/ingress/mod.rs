@@ -1,0 +1,299 @@
+//! Ingress: Captain's proxy runs as a swarm service on the apps network, publishes the
+//! HTTP port on this node, and is told which app serves which host.
+//!
+//! The proxy finds instances itself (Docker DNS `tasks.SERVICE` on the overlay), so
+//! Captain only pushes the host → service table: on every change and every few seconds,
+//! which also re-teaches a proxy that restarted.
+
+mod image;
+
+use crate::apps::AppStore;
+use crate::reconcile::spec::{fingerprint, fingerprint_of, SPEC_HASH_LABEL};
+use crate::secrets::{Secret, SecretStore};
+use crate::swarm::{APPS_NETWORK, MANAGED_LABEL};
+use bollard::models::{
+    EndpointPortConfig, EndpointPortConfigPublishModeEnum, EndpointSpec, NetworkAttachmentConfig,
+    SecretSpec, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecUpdateConfig,
+    ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile,
+    TaskSpecContainerSpecSecrets, TaskSpecPlacement,
+};
+use bollard::query_parameters::{ListSecretsOptionsBuilder, UpdateServiceOptions};
+use bollard::Docker;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
+
+const PUSH_EVERY: Duration = Duration::from_secs(2);
+const TOKEN_NAME: &str = "proxy.admin-token";
+
+#[derive(Clone, Debug)]
+pub struct IngressOptions {
+    /// Port the proxy serves apps on, on this node.
+    pub http_port: u16,
+    /// Port of the proxy's admin API on this node (token-protected).
+    pub admin_port: u16,
+    /// The `captain-proxy` binary to package.
+    pub proxy_binary: PathBuf,
+    pub root_domain: String,
+    /// This installation's ID: names the service so installations never collide.
+    pub owner: String,
+    /// The swarm node the proxy runs on (this one), so its host ports are here.
+    pub node_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngressError {
+    #[error("cannot read the proxy binary {path} (build it with `cargo build -p captain-proxy`): {source}")]
+    Binary {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot package the proxy image: {0}")]
+    Context(#[source] std::io::Error),
+    #[error("cannot build the proxy image: {0}")]
+    Build(#[source] bollard::errors::Error),
+    #[error("the proxy image build failed: {0} (is debian:bookworm-slim available?)")]
+    BuildFailed(String),
+    #[error("cannot set up the proxy service: {0}")]
+    Docker(#[from] bollard::errors::Error),
+    #[error(transparent)]
+    Store(#[from] crate::StoreError),
+    #[error("cannot read the proxy token: {0}")]
+    Secret(#[from] crate::secrets::SecretLookupError),
+}
+
+/// Wakes the route pusher after apps changed.
+#[derive(Clone, Default)]
+pub struct IngressHandle {
+    wake: Arc<Notify>,
+}
+
+impl IngressHandle {
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Puts the proxy service in place and starts pushing routes to it.
+pub async fn start(
+    docker: Docker,
+    apps: AppStore,
+    secrets: &SecretStore,
+    options: IngressOptions,
+) -> Result<IngressHandle, IngressError> {
+    let token = admin_token(secrets)?;
+    let secret = ensure_token_secret(&docker, &token, &options.owner).await?;
+    let image = image::ensure_proxy_image(&docker, &options.proxy_binary).await?;
+    ensure_service(&docker, &options, &image, &secret).await?;
+    let handle = IngressHandle::default();
+    let wake = handle.wake.clone();
+    tokio::spawn(async move {
+        loop {
+            let table = service_table(&apps, &options.root_domain);
+            if let Err(error) = push(options.admin_port, &token, &table).await {
+                tracing::debug!(%error, "proxy not reachable yet; retrying");
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(PUSH_EVERY) => {}
+            }
+        }
+    });
+    Ok(handle)
+}
+
+pub fn service_name(owner: &str) -> String {
+    format!("captain-proxy-{}", owner.get(..8).unwrap_or(owner))
+}
+
+/// The proxy's admin secret, made once and kept sealed in the store.
+fn admin_token(secrets: &SecretStore) -> Result<Secret, IngressError> {
+    if let Some(token) = secrets.get(TOKEN_NAME)? {
+        return Ok(token);
+    }
+    let token = Secret::new(crate::auth::random_token());
+    secrets.put(TOKEN_NAME, &token)?;
+    Ok(token)
+}
+
+/// A swarm secret holding the token (named by its hash: swarm secrets cannot change).
+async fn ensure_token_secret(
+    docker: &Docker,
+    token: &Secret,
+    owner: &str,
+) -> Result<(String, String), IngressError> {
+    use sha2::Digest;
+    let hash: String = sha2::Sha256::digest(token.expose())
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = format!("{}-token-{hash}", service_name(owner));
+    let filters = HashMap::from([("name", vec![name.as_str()])]);
+    let existing = docker
+        .list_secrets(Some(
+            ListSecretsOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await?;
+    if let Some(id) = existing.into_iter().find_map(|s| s.id) {
+        return Ok((id, name));
+    }
+    use base64::Engine;
+    let spec = SecretSpec {
+        name: Some(name.clone()),
+        labels: Some(HashMap::from([(
+            MANAGED_LABEL.to_owned(),
+            "true".to_owned(),
+        )])),
+        data: Some(base64::engine::general_purpose::STANDARD.encode(token.expose())),
+        ..Default::default()
+    };
+    let id = docker.create_secret(spec).await?.id;
+    Ok((id, name))
+}
+
+async fn ensure_service(
+    docker: &Docker,
+    options: &IngressOptions,
+    image: &str,
+    secret: &(String, String),
+) -> Result<(), IngressError> {
+    let name = service_name(&options.owner);
+    let mut spec = proxy_spec(options, &name, image, secret);
+    let hash = fingerprint(&spec);
+    spec.labels
+        .get_or_insert_with(HashMap::new)
+        .insert(SPEC_HASH_LABEL.to_owned(), hash);
+    match docker.inspect_service(&name, None).await {
+        Ok(existing) => {
+            let current = existing.spec.clone().unwrap_or_default();
+            if fingerprint_of(&current) != fingerprint_of(&spec) {
+                let version = existing.version.and_then(|v| v.index).unwrap_or(0);
+                let options = UpdateServiceOptions {
+                    version: version as i32,
+                    ..Default::default()
+                };
+                docker.update_service(&name, spec, options, None).await?;
+                tracing::info!(service = %name, "proxy service updated");
+            }
+        }
+        Err(_) => {
+            docker.create_service(spec, None).await?;
+            tracing::info!(service = %name, "proxy service created");
+        }
+    }
+    Ok(())
+}
+
+fn proxy_spec(
+    options: &IngressOptions,
+    name: &str,
+    image: &str,
+    (secret_id, secret_name): &(String, String),
+) -> ServiceSpec {
+    let port = |target: i64, published: u16| EndpointPortConfig {
+        target_port: Some(target),
+        published_port: Some(i64::from(published)),
+        // Host mode: no routing mesh (it needs IPVS) and the client's address survives.
+        publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
+        ..Default::default()
+    };
+    ServiceSpec {
+        name: Some(name.to_owned()),
+        labels: Some(HashMap::from([(
+            MANAGED_LABEL.to_owned(),
+            "true".to_owned(),
+        )])),
+        task_template: Some(TaskSpec {
+            container_spec: Some(TaskSpecContainerSpec {
+                image: Some(image.to_owned()),
+                env: Some(vec![
+                    "CAPTAIN_PROXY_LISTEN=0.0.0.0:80".into(),
+                    "CAPTAIN_PROXY_ADMIN_LISTEN=0.0.0.0:8081".into(),
+                    "CAPTAIN_PROXY_TOKEN_FILE=/run/secrets/captain-proxy-token".into(),
+                ]),
+                secrets: Some(vec![TaskSpecContainerSpecSecrets {
+                    secret_id: Some(secret_id.clone()),
+                    secret_name: Some(secret_name.clone()),
+                    file: Some(TaskSpecContainerSpecFile {
+                        name: Some("captain-proxy-token".into()),
+                        uid: Some("0".into()),
+                        gid: Some("0".into()),
+                        mode: Some(0o400),
+                    }),
+                }]),
+                ..Default::default()
+            }),
+            placement: Some(TaskSpecPlacement {
+                constraints: Some(vec![format!("node.id=={}", options.node_id)]),
+                ..Default::default()
+            }),
+            networks: Some(vec![NetworkAttachmentConfig {
+                target: Some(APPS_NETWORK.to_owned()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        mode: Some(ServiceSpecMode {
+            replicated: Some(ServiceSpecModeReplicated { replicas: Some(1) }),
+            ..Default::default()
+        }),
+        // A host port can be bound once: the old proxy must stop before the new starts.
+        update_config: Some(ServiceSpecUpdateConfig {
+            order: Some(ServiceSpecUpdateConfigOrderEnum::STOP_FIRST),
+            ..Default::default()
+        }),
+        endpoint_spec: Some(EndpointSpec {
+            ports: Some(vec![
+                port(80, options.http_port),
+                port(8081, options.admin_port),
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Every deployed app at `APP.<root domain>`, served by its instances on their HTTP port.
+pub fn service_table(apps: &AppStore, root_domain: &str) -> serde_json::Value {
+    let hosts: serde_json::Map<String, serde_json::Value> = apps
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|app| !app.spec.image.is_empty())
+        .map(|app| {
+            let target = serde_json::json!({ "dns": format!("tasks.{}", app.service_name()), "port": app.spec.http_port });
+            (format!("{}.{root_domain}", app.name), target)
+        })
+        .collect();
+    serde_json::json!({ "hosts": hosts })
+}
+
+/// PUTs the table to the proxy's admin API on this node.
+async fn push(admin_port: u16, token: &Secret, table: &serde_json::Value) -> std::io::Result<()> {
+    let body = table.to_string();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", admin_port)).await?;
+    let request = format!(
+        "PUT /services HTTP/1.1\r\nHost: captain-proxy\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        token.expose(),
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    if response.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "proxy answered {}",
+            response.lines().next().unwrap_or_default()
+        )))
+    }
+}

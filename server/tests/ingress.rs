@@ -1,0 +1,140 @@
+//! Captain's proxy in the swarm: apps answer at APP.<root domain> with requests spread over
+//! every instance, and an instance dying under load costs no request.
+
+mod common;
+
+use common::{blocking, Captain};
+use std::collections::HashMap;
+use std::time::Duration;
+use testbed::http::Request;
+use testbed::{
+    docker, ensure_debian_base, ensure_httpd_image, ensure_swarm_engine, free_port, unique_name,
+    HTTPD_IMAGE,
+};
+
+async fn whoami(port: u16, host: &str) -> anyhow::Result<(u16, String)> {
+    let response = Request::new("GET", "/cgi-bin/whoami")
+        .header("Host", host)
+        .send(&format!("127.0.0.1:{port}"))
+        .await?;
+    Ok((response.status, response.body.trim().to_owned()))
+}
+
+#[tokio::test]
+async fn an_app_is_served_by_all_its_instances_and_survives_one_dying() {
+    blocking(|| {
+        ensure_swarm_engine()?;
+        ensure_debian_base()?;
+        ensure_httpd_image()
+    })
+    .await
+    .unwrap();
+    let proxy_binary = testbed::repo_root().join("target/debug/captain-proxy");
+    assert!(
+        proxy_binary.exists(),
+        "build the proxy first: cargo build -p captain-proxy"
+    );
+    let (http_port, admin_port) = (free_port(), free_port());
+    let (http, admin) = (http_port.to_string(), admin_port.to_string());
+    let captain = Captain::start(&[
+        "--http-port",
+        &http,
+        "--proxy-admin-port",
+        &admin,
+        "--proxy-binary",
+        proxy_binary.to_str().unwrap(),
+    ])
+    .unwrap();
+    let cookie = captain.sign_in().await.unwrap();
+    let name = unique_name("web");
+    let created = captain
+        .call(
+            &cookie,
+            "create_app",
+            &[
+                ("name", &name),
+                ("image", HTTPD_IMAGE),
+                ("http_port", "80"),
+                ("instances", "3"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(created.status < 400, "{created:?}");
+    let host = format!("{name}.localhost");
+
+    // Wait until the proxy answers for the app with all three instances resolvable.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    while seen.len() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the app never answered from 3 instances: {seen:?}\n{}",
+            captain.log()
+        );
+        if let Ok((200, who)) = whoami(http_port, &host).await {
+            seen.insert(who, 0);
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for _ in 0..300 {
+        let (status, who) = whoami(http_port, &host).await.unwrap();
+        assert_eq!(status, 200);
+        *counts.entry(who).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert!(
+        counts.values().all(|n| *n <= 150),
+        "one instance got more than half: {counts:?}"
+    );
+    assert_eq!(whoami(http_port, "nobody.localhost").await.unwrap().0, 404);
+
+    // Continuous load while one instance's container is killed.
+    let load = tokio::spawn({
+        let host = host.clone();
+        async move {
+            let (mut ok, mut failed) = (0usize, Vec::new());
+            let end = tokio::time::Instant::now() + Duration::from_secs(6);
+            while tokio::time::Instant::now() < end {
+                match whoami(http_port, &host).await {
+                    Ok((200, _)) => ok += 1,
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (ok, failed)
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let label = format!("label=dev.captain.app={name}");
+    let victim = docker(&["ps", "-q", "--filter", &label]).unwrap();
+    docker(&["kill", victim.lines().next().unwrap()]).unwrap();
+    let (ok, failed) = load.await.unwrap();
+    assert!(ok > 50, "too little load to prove anything: {ok}");
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed while an instance died: {:?}",
+        failed.len(),
+        ok + failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+
+    common::delete_app(&captain, &cookie, &name).await;
+    drop(captain);
+    remove_proxies();
+}
+
+/// The proxy services and token secrets this test's Captain made (only this test makes
+/// them; each installation names its own).
+fn remove_proxies() {
+    for kind in ["service", "secret"] {
+        let names = docker(&[kind, "ls", "--format", "{{.Name}}"]).unwrap_or_default();
+        for name in names
+            .lines()
+            .filter(|name| name.starts_with("captain-proxy-"))
+        {
+            let _ = docker(&[kind, "rm", name]);
+        }
+    }
+}
