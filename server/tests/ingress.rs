@@ -1,5 +1,6 @@
 //! Captain's proxy in the swarm: apps answer at APP.<root domain> with requests spread over
-//! every instance, and an instance dying under load costs no request.
+//! every instance; an instance dying or scaling 3 -> 1 -> 3 under load costs no request;
+//! an app at 0 instances answers 503.
 
 mod common;
 
@@ -21,7 +22,7 @@ async fn whoami(port: u16, host: &str) -> anyhow::Result<(u16, String)> {
 }
 
 #[tokio::test]
-async fn an_app_is_served_by_all_its_instances_and_survives_one_dying() {
+async fn an_app_is_served_by_all_its_instances_and_survives_deaths_and_scaling() {
     blocking(|| {
         ensure_swarm_engine()?;
         ensure_debian_base()?;
@@ -92,20 +93,7 @@ async fn an_app_is_served_by_all_its_instances_and_survives_one_dying() {
     assert_eq!(whoami(http_port, "nobody.localhost").await.unwrap().0, 404);
 
     // Continuous load while one instance's container is killed.
-    let load = tokio::spawn({
-        let host = host.clone();
-        async move {
-            let (mut ok, mut failed) = (0usize, Vec::new());
-            let end = tokio::time::Instant::now() + Duration::from_secs(6);
-            while tokio::time::Instant::now() < end {
-                match whoami(http_port, &host).await {
-                    Ok((200, _)) => ok += 1,
-                    other => failed.push(format!("{other:?}")),
-                }
-            }
-            (ok, failed)
-        }
-    });
+    let load = spawn_load(http_port, host.clone(), Duration::from_secs(6));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let label = format!("label=dev.captain.app={name}");
     let victim = docker(&["ps", "-q", "--filter", &label]).unwrap();
@@ -120,9 +108,67 @@ async fn an_app_is_served_by_all_its_instances_and_survives_one_dying() {
         &failed[..failed.len().min(5)]
     );
 
+    // Scaling 3 -> 1 -> 3 under load also costs no request.
+    let load = spawn_load(http_port, host.clone(), Duration::from_secs(12));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    captain
+        .call(&cookie, "scale_app", &[("name", &name), ("instances", "1")])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    captain
+        .call(&cookie, "scale_app", &[("name", &name), ("instances", "3")])
+        .await
+        .unwrap();
+    let (ok, failed) = load.await.unwrap();
+    assert!(ok > 50, "too little load to prove anything: {ok}");
+    assert!(
+        failed.is_empty(),
+        "{} requests failed while scaling: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+
+    // An app with no running instance answers 503, not a hang or a 404.
+    captain
+        .call(&cookie, "scale_app", &[("name", &name), ("instances", "0")])
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, _) = whoami(http_port, &host).await.unwrap();
+        if status == 503 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {status} with 0 instances"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     common::delete_app(&captain, &cookie, &name).await;
     drop(captain);
     remove_proxies();
+}
+
+/// Requests one after another for `duration`; returns the successes and the failures.
+fn spawn_load(
+    port: u16,
+    host: String,
+    duration: Duration,
+) -> tokio::task::JoinHandle<(usize, Vec<String>)> {
+    tokio::spawn(async move {
+        let (mut ok, mut failed) = (0usize, Vec::new());
+        let end = tokio::time::Instant::now() + duration;
+        while tokio::time::Instant::now() < end {
+            match whoami(port, &host).await {
+                Ok((200, _)) => ok += 1,
+                other => failed.push(format!("{other:?}")),
+            }
+        }
+        (ok, failed)
+    })
 }
 
 /// The proxy services and token secrets this test's Captain made (only this test makes
