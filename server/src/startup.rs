@@ -76,7 +76,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         }
     };
 
-    let hub = StatusHub::start(docker.clone(), HubOptions::default())
+    let hub = StatusHub::start(docker.clone(), address.clone(), HubOptions::default())
         .await
         .with_context(|| format!("cannot read the swarm state from {address}"))?;
 

@@ -28,23 +28,6 @@ fn running_task_ids(app: &str) -> Vec<String> {
     ids
 }
 
-async fn create(captain: &Captain, cookie: &str, name: &str, instances: &str) {
-    let created = captain
-        .call(
-            cookie,
-            "create_app",
-            &[
-                ("name", name),
-                ("image", HTTPD_IMAGE),
-                ("http_port", "80"),
-                ("instances", instances),
-            ],
-        )
-        .await
-        .unwrap();
-    assert!(created.status < 400, "{created:?}");
-}
-
 fn wait_running(app: &str, count: usize) -> anyhow::Result<()> {
     let app = app.to_owned();
     wait_for("running instances", Duration::from_secs(60), || {
@@ -73,7 +56,7 @@ async fn restarting_captain_changes_nothing_that_runs() {
     let captain = Captain::start(&[]).unwrap();
     let cookie = captain.sign_in().await.unwrap();
     let name = unique_name("restart");
-    create(&captain, &cookie, &name, "2").await;
+    common::create_app(&captain, &cookie, &name, HTTPD_IMAGE, "2").await;
     let app = name.clone();
     blocking(move || wait_running(&app, 2)).await.unwrap();
     let service = format!("captain-app-{name}");
@@ -131,7 +114,7 @@ async fn the_websocket_reports_an_instance_dying_and_its_replacement() {
     let cookie = captain.sign_in().await.unwrap();
     let mut status = captain.status_client().await.unwrap();
     let name = unique_name("heal");
-    create(&captain, &cookie, &name, "3").await;
+    common::create_app(&captain, &cookie, &name, HTTPD_IMAGE, "3").await;
     let app = name.clone();
     blocking(move || wait_running(&app, 3)).await.unwrap();
     let service_name = format!("captain-app-{name}");
@@ -163,6 +146,25 @@ async fn the_websocket_reports_an_instance_dying_and_its_replacement() {
         .find(|s| s.name == format!("captain-app-{name}"))
         .map(|s| s.id.clone())
         .expect("the app's service is in the snapshot");
+    // Each instance carries its address on the apps network (what the proxy reaches).
+    let addresses: Vec<_> = status
+        .snapshot
+        .tasks
+        .values()
+        .filter(|t| t.service_id == service_id && t.state == TaskState::Running)
+        .filter_map(|t| t.address.clone())
+        .collect();
+    assert_eq!(
+        addresses.len(),
+        3,
+        "running instances without an address: {addresses:?}"
+    );
+    assert!(
+        addresses
+            .iter()
+            .all(|a| a.parse::<std::net::Ipv4Addr>().is_ok()),
+        "{addresses:?}"
+    );
     let victim = status
         .snapshot
         .tasks
@@ -200,20 +202,7 @@ async fn two_browsers_editing_at_once_never_lose_a_change_silently() {
     let cookie = captain.sign_in().await.unwrap();
     let name = unique_name("edit");
     // Never deployed (no image), so this test needs nothing from swarm.
-    let created = captain
-        .call(
-            &cookie,
-            "create_app",
-            &[
-                ("name", &name),
-                ("image", ""),
-                ("http_port", "80"),
-                ("instances", "1"),
-            ],
-        )
-        .await
-        .unwrap();
-    assert!(created.status < 400, "{created:?}");
+    common::create_app(&captain, &cookie, &name, "", "1").await;
     let form = |port: &'static str| {
         vec![
             ("name", name.clone()),
@@ -278,20 +267,7 @@ async fn live_logs_stream_every_instance_tagged_with_its_slot() {
     let captain = Captain::start(&[]).unwrap();
     let cookie = captain.sign_in().await.unwrap();
     let name = unique_name("logs");
-    let created = captain
-        .call(
-            &cookie,
-            "create_app",
-            &[
-                ("name", &name),
-                ("image", TICKER_IMAGE),
-                ("http_port", "80"),
-                ("instances", "2"),
-            ],
-        )
-        .await
-        .unwrap();
-    assert!(created.status < 400, "{created:?}");
+    common::create_app(&captain, &cookie, &name, TICKER_IMAGE, "2").await;
     let app = name.clone();
     blocking(move || wait_running(&app, 2)).await.unwrap();
 

@@ -48,20 +48,7 @@ async fn an_app_is_served_by_all_its_instances_and_survives_deaths_and_scaling()
     .unwrap();
     let cookie = captain.sign_in().await.unwrap();
     let name = unique_name("web");
-    let created = captain
-        .call(
-            &cookie,
-            "create_app",
-            &[
-                ("name", &name),
-                ("image", HTTPD_IMAGE),
-                ("http_port", "80"),
-                ("instances", "3"),
-            ],
-        )
-        .await
-        .unwrap();
-    assert!(created.status < 400, "{created:?}");
+    common::create_app(&captain, &cookie, &name, HTTPD_IMAGE, "3").await;
     let host = format!("{name}.localhost");
 
     // Wait until the proxy answers for the app with all three instances resolvable.
@@ -91,6 +78,23 @@ async fn an_app_is_served_by_all_its_instances_and_survives_deaths_and_scaling()
         "one instance got more than half: {counts:?}"
     );
     assert_eq!(whoami(http_port, "nobody.localhost").await.unwrap().0, 404);
+
+    // The proxy's per-instance counters reach Captain, keyed by instance address.
+    let mut traffic = serde_json::Value::Null;
+    for _ in 0..20 {
+        let response = captain.call(&cookie, "get_traffic", &[]).await.unwrap();
+        traffic = serde_json::from_str(&response.body).unwrap();
+        let total: u64 = traffic
+            .as_object()
+            .map(|m| m.values().filter_map(|t| t["total"].as_u64()).sum())
+            .unwrap_or(0);
+        if total >= 300 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let instances = traffic.as_object().map(|m| m.len()).unwrap_or(0);
+    assert_eq!(instances, 3, "traffic per instance: {traffic}");
 
     // Continuous load while one instance's container is killed.
     let load = spawn_load(http_port, host.clone(), Duration::from_secs(6));

@@ -8,6 +8,7 @@ pub mod apps;
 pub mod archive;
 pub mod auth;
 pub mod docker;
+pub mod docker_raw;
 pub mod ingress;
 pub mod logs;
 pub mod reconcile;

@@ -294,3 +294,11 @@ pub struct LogLine {
     pub timestamp: String,
     pub text: String,
 }
+
+/// Requests the proxy passed to one instance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Traffic {
+    pub total: u64,
+    /// Over the last few seconds.
+    pub per_second: f64,
+}

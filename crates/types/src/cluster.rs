@@ -150,6 +150,8 @@ pub struct TaskInfo {
     pub error: Option<String>,
     pub exit_code: Option<i64>,
     pub container_id: Option<String>,
+    /// The instance's address on Captain's apps network, once it has one.
+    pub address: Option<String>,
 }
 
 /// Everything Captain currently knows about the cluster, keyed for cheap diffing.

@@ -11,7 +11,7 @@ pub mod server;
 pub mod status;
 pub mod validate;
 
-pub use app::{App, AppSpec, AppVersion, DeployState, EnvVar, LogLine, VolumeMount};
+pub use app::{App, AppSpec, AppVersion, DeployState, EnvVar, LogLine, Traffic, VolumeMount};
 pub use auth::{ApiTokenInfo, AuthState, NewApiToken, SessionInfo};
 pub use cluster::{
     Availability, ClusterSnapshot, NodeId, NodeInfo, NodeRole, NodeState, ServiceId, ServiceInfo,

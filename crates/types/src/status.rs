@@ -133,6 +133,7 @@ mod tests {
             error: None,
             exit_code: None,
             container_id: None,
+            address: None,
         }
     }
 

@@ -286,6 +286,24 @@ impl StatusClient {
     }
 }
 
+/// Creates an app through the API, as the create form does.
+pub async fn create_app(captain: &Captain, cookie: &str, name: &str, image: &str, instances: &str) {
+    let created = captain
+        .call(
+            cookie,
+            "create_app",
+            &[
+                ("name", name),
+                ("image", image),
+                ("http_port", "80"),
+                ("instances", instances),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(created.status < 400, "{created:?}");
+}
+
 /// Deletes an app through the API and waits until its service is gone, so no test leaves
 /// instances behind (the reconciler removes it moments after the call).
 pub async fn delete_app(captain: &Captain, cookie: &str, name: &str) {

@@ -115,3 +115,15 @@ pub async fn roll_back_app(name: String, number: i64) -> Result<(), ServerFnErro
     context.apps_changed();
     Ok(())
 }
+
+/// Requests per instance (keyed by instance address) through Captain's proxy.
+#[server]
+pub async fn get_traffic(
+) -> Result<std::collections::HashMap<String, types::Traffic>, ServerFnError> {
+    let context = crate::server_context::server_context()?;
+    Ok(context
+        .ingress
+        .as_ref()
+        .map(|ingress| ingress.traffic())
+        .unwrap_or_default())
+}

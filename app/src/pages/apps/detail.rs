@@ -1,6 +1,6 @@
 //! One app's page: its instances live, a scale control, the settings form and its deploys.
 
-use super::api::{get_app, AppDetails, DeleteApp, RollBackApp, SaveApp, ScaleApp};
+use super::api::{get_app, get_traffic, AppDetails, DeleteApp, RollBackApp, SaveApp, ScaleApp};
 use super::running_instances;
 use crate::components::badge::{Badge, Tone};
 use crate::components::form::{error_text, failure, field_failure, other_failure, FieldError};
@@ -9,7 +9,8 @@ use crate::format;
 use crate::live::LiveCluster;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use types::{ClusterSnapshot, DeployState, TaskInfo, TaskState};
+use std::collections::HashMap;
+use types::{ClusterSnapshot, DeployState, TaskInfo, TaskState, Traffic};
 
 const SECTION: &str = "mt-6 rounded-lg border border-slate-200 bg-white p-5";
 const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 text-sm";
@@ -64,6 +65,20 @@ fn AppView(
         })
     };
     let instances_name = name.clone();
+    // Traffic figures come from the proxy's counters: refreshed every 2 s in the browser.
+    let tick = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(
+            move || tick.update(|t| *t += 1),
+            std::time::Duration::from_secs(2),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let traffic = LocalResource::new(move || {
+        tick.track();
+        get_traffic()
+    });
     let (scale_name, save_name, logs_name) = (name.clone(), name.clone(), name.clone());
     view! {
         <div class="flex items-center gap-3">
@@ -81,7 +96,10 @@ fn AppView(
             </ActionForm>
             <FieldError message=Signal::derive(move || scale.value().with(failure))/>
             <ul class="mt-4 divide-y divide-slate-100 text-sm" data-testid="instances">
-                {move || live.snapshot.with(|snapshot| snapshot.as_ref().map(|s| instance_rows(s, &instances_name)))}
+                {move || {
+                    let traffic = traffic.get().and_then(Result::ok).unwrap_or_default();
+                    live.snapshot.with(|snapshot| snapshot.as_ref().map(|s| instance_rows(s, &instances_name, &traffic)))
+                }}
             </ul>
         </section>
         <section class=SECTION>
@@ -167,7 +185,11 @@ fn AppView(
 }
 
 /// Live instances first, then the latest ended ones with why they ended.
-fn instance_rows(snapshot: &ClusterSnapshot, app: &str) -> AnyView {
+fn instance_rows(
+    snapshot: &ClusterSnapshot,
+    app: &str,
+    traffic: &HashMap<String, Traffic>,
+) -> AnyView {
     let service_name = types::app::service_name(app);
     let Some(service) = snapshot.services.values().find(|s| s.name == service_name) else {
         return view! { <li class="py-2 text-slate-400">"No instances."</li> }.into_any();
@@ -207,6 +229,12 @@ fn instance_rows(snapshot: &ClusterSnapshot, app: &str) -> AnyView {
                     <Badge tone label=format!("{:?}", task.state)/>
                     <span class="text-slate-600">{node}</span>
                     <span class="text-xs text-slate-500">{format!("since {}", format::timestamp(&task.since))}</span>
+                    <span class="font-mono text-xs text-slate-500">{task.address.clone()}</span>
+                    {task.address.as_ref().and_then(|address| traffic.get(address)).map(|t| view! {
+                        <span class="text-xs text-slate-600" data-testid="traffic">
+                            {format!("{:.1} req/s · {} requests", t.per_second, t.total)}
+                        </span>
+                    })}
                     <span class="text-xs text-rose-700">{detail}</span>
                 </li>
             }

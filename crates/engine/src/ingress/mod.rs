@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
+use types::Traffic;
 
 const PUSH_EVERY: Duration = Duration::from_secs(2);
 const TOKEN_NAME: &str = "proxy.admin-token";
@@ -66,15 +67,24 @@ pub enum IngressError {
     Secret(#[from] crate::secrets::SecretLookupError),
 }
 
-/// Wakes the route pusher after apps changed.
+/// Wakes the route pusher after apps changed, and reads the proxy's traffic figures.
 #[derive(Clone, Default)]
 pub struct IngressHandle {
     wake: Arc<Notify>,
+    /// Requests per instance, keyed by the instance's address on the apps network.
+    traffic: Arc<std::sync::RwLock<HashMap<String, Traffic>>>,
 }
 
 impl IngressHandle {
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    pub fn traffic(&self) -> HashMap<String, Traffic> {
+        self.traffic
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -90,12 +100,21 @@ pub async fn start(
     let image = image::ensure_proxy_image(&docker, &options.proxy_binary).await?;
     ensure_service(&docker, &options, &image, &secret).await?;
     let handle = IngressHandle::default();
-    let wake = handle.wake.clone();
+    let (wake, traffic) = (handle.wake.clone(), handle.traffic.clone());
     tokio::spawn(async move {
+        let mut last: Option<(tokio::time::Instant, HashMap<String, u64>)> = None;
         loop {
-            let table = service_table(&apps, &options.root_domain);
-            if let Err(error) = push(options.admin_port, &token, &table).await {
+            let table = service_table(&apps, &options.root_domain).to_string();
+            if let Err(error) =
+                admin_request(options.admin_port, &token, "PUT", "/services", &table).await
+            {
                 tracing::debug!(%error, "proxy not reachable yet; retrying");
+            }
+            if let Ok(totals) = read_totals(options.admin_port, &token).await {
+                let now = tokio::time::Instant::now();
+                let rates = rates(last.as_ref(), now, &totals);
+                *traffic.write().unwrap_or_else(|p| p.into_inner()) = rates;
+                last = Some((now, totals));
             }
             tokio::select! {
                 _ = wake.notified() => {}
@@ -275,12 +294,60 @@ pub fn service_table(apps: &AppStore, root_domain: &str) -> serde_json::Value {
     serde_json::json!({ "hosts": hosts })
 }
 
-/// PUTs the table to the proxy's admin API on this node.
-async fn push(admin_port: u16, token: &Secret, table: &serde_json::Value) -> std::io::Result<()> {
-    let body = table.to_string();
+/// Requests per instance address from the proxy (its counters are per `ip:port`).
+async fn read_totals(admin_port: u16, token: &Secret) -> std::io::Result<HashMap<String, u64>> {
+    let body = admin_request(admin_port, token, "GET", "/stats", "").await?;
+    let counts: HashMap<String, u64> =
+        serde_json::from_str(&body).map_err(std::io::Error::other)?;
+    let mut totals = HashMap::new();
+    for (addr, count) in counts {
+        let ip = addr
+            .rsplit_once(':')
+            .map(|(ip, _)| ip.to_owned())
+            .unwrap_or(addr);
+        *totals.entry(ip).or_default() += count;
+    }
+    Ok(totals)
+}
+
+fn rates(
+    last: Option<&(tokio::time::Instant, HashMap<String, u64>)>,
+    now: tokio::time::Instant,
+    totals: &HashMap<String, u64>,
+) -> HashMap<String, Traffic> {
+    totals
+        .iter()
+        .map(|(ip, total)| {
+            let per_second = last
+                .and_then(|(then, before)| {
+                    let seconds = now.duration_since(*then).as_secs_f64();
+                    (seconds > 0.0).then(|| {
+                        total.saturating_sub(*before.get(ip).unwrap_or(&0)) as f64 / seconds
+                    })
+                })
+                .unwrap_or(0.0);
+            (
+                ip.clone(),
+                Traffic {
+                    total: *total,
+                    per_second,
+                },
+            )
+        })
+        .collect()
+}
+
+/// One request to the proxy's admin API on this node; returns the response body.
+async fn admin_request(
+    admin_port: u16,
+    token: &Secret,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<String> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", admin_port)).await?;
     let request = format!(
-        "PUT /services HTTP/1.1\r\nHost: captain-proxy\r\nAuthorization: Bearer {}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: captain-proxy\r\nAuthorization: Bearer {}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         token.expose(),
         body.len()
@@ -288,12 +355,14 @@ async fn push(admin_port: u16, token: &Secret, table: &serde_json::Value) -> std
     stream.write_all(request.as_bytes()).await?;
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;
-    if response.starts_with("HTTP/1.1 200") {
-        Ok(())
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    if head.starts_with("HTTP/1.1 200") {
+        // The admin API answers with Content-Length (small bodies), never chunked.
+        Ok(body.to_owned())
     } else {
         Err(std::io::Error::other(format!(
             "proxy answered {}",
-            response.lines().next().unwrap_or_default()
+            head.lines().next().unwrap_or_default()
         )))
     }
 }

@@ -4,7 +4,9 @@
 
 use super::spec::APP_LABEL;
 use super::{ReconcileError, Reconciler};
-use bollard::models::{Service, ServiceSpec, ServiceUpdateStatusStateEnum, Task, TaskState};
+use bollard::models::{
+    Service, ServiceSpec, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState,
+};
 use bollard::query_parameters::{
     CreateImageOptionsBuilder, ListTasksOptionsBuilder, ListVolumesOptionsBuilder,
 };
@@ -30,13 +32,16 @@ pub enum Outcome {
 
 /// The image a service runs, without swarm's pinned digest.
 pub fn service_image(spec: &ServiceSpec) -> Option<&str> {
-    let image = spec
-        .task_template
-        .as_ref()?
-        .container_spec
-        .as_ref()?
-        .image
-        .as_deref()?;
+    template_image(spec.task_template.as_ref())
+}
+
+fn task_image(task: &Task) -> Option<&str> {
+    template_image(task.spec.as_ref())
+}
+
+/// Swarm pins images by digest (`image:tag@sha256:…`); deploys name them by tag.
+fn template_image(template: Option<&TaskSpec>) -> Option<&str> {
+    let image = template?.container_spec.as_ref()?.image.as_deref()?;
     image.split('@').next()
 }
 
@@ -241,17 +246,6 @@ impl Reconciler {
         }
         Ok(())
     }
-}
-
-fn task_image(task: &Task) -> Option<&str> {
-    let image = task
-        .spec
-        .as_ref()?
-        .container_spec
-        .as_ref()?
-        .image
-        .as_deref()?;
-    image.split('@').next()
 }
 
 fn is_failed(task: &Task) -> bool {

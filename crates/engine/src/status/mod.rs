@@ -9,8 +9,9 @@
 
 mod observe;
 
-pub use observe::observe;
+pub use observe::{observe, ObserveError};
 
+use crate::docker::DockerAddress;
 use bollard::query_parameters::EventsOptionsBuilder;
 use bollard::Docker;
 use futures::StreamExt;
@@ -76,9 +77,10 @@ impl StatusHub {
     /// Takes a first look at the swarm, then keeps watching it until [`StatusHub::shutdown`].
     pub async fn start(
         docker: Docker,
+        address: DockerAddress,
         options: HubOptions,
-    ) -> Result<Self, bollard::errors::Error> {
-        let initial = observe(&docker).await?;
+    ) -> Result<Self, ObserveError> {
+        let initial = observe(&docker, &address).await?;
         let (changes, _) = broadcast::channel(options.channel_capacity);
         let hub = Self {
             shared: Arc::new(Shared {
@@ -89,7 +91,7 @@ impl StatusHub {
             }),
         };
         let events = tokio::spawn(watch_events(docker.clone(), hub.shared.clone()));
-        let refresher = tokio::spawn(refresh_loop(docker, hub.shared.clone(), options));
+        let refresher = tokio::spawn(refresh_loop(docker, address, hub.shared.clone(), options));
         hub.lock_tasks()
             .extend([events.abort_handle(), refresher.abort_handle()]);
         Ok(hub)
@@ -135,7 +137,12 @@ impl StatusHub {
     }
 }
 
-async fn refresh_loop(docker: Docker, shared: Arc<Shared>, options: HubOptions) {
+async fn refresh_loop(
+    docker: Docker,
+    address: DockerAddress,
+    shared: Arc<Shared>,
+    options: HubOptions,
+) {
     let mut scheduled: Vec<Instant> = Vec::new();
     let mut next_resync = Instant::now() + options.resync_interval;
     loop {
@@ -156,7 +163,7 @@ async fn refresh_loop(docker: Docker, shared: Arc<Shared>, options: HubOptions) 
         let now = Instant::now();
         scheduled.retain(|due| *due > now);
         next_resync = now + options.resync_interval;
-        match observe(&docker).await {
+        match observe(&docker, &address).await {
             Ok(observed) => publish(&shared, observed),
             Err(error) => {
                 tracing::warn!(%error, "cannot observe the swarm; keeping the last snapshot")

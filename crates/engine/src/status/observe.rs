@@ -3,6 +3,7 @@
 //! Docker's models are all-`Option`; this is the one place that decides what a missing
 //! field means, so the rest of Captain works with plain values.
 
+use crate::docker::DockerAddress;
 use bollard::models::{
     Node, NodeSpecAvailabilityEnum, NodeSpecRoleEnum, NodeState as DockerNodeState, Service, Task,
     TaskState as DockerTaskState,
@@ -12,13 +13,30 @@ use types::{
     Availability, ClusterSnapshot, NodeInfo, NodeRole, NodeState, ServiceInfo, TaskInfo, TaskState,
 };
 
+/// Why a look at the swarm failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error(transparent)]
+    Docker(#[from] bollard::errors::Error),
+    #[error("cannot list tasks: {0}")]
+    Tasks(#[from] std::io::Error),
+    #[error("unreadable task list: {0}")]
+    TaskJson(#[from] serde_json::Error),
+}
+
 /// Reads nodes, services and tasks concurrently and builds a snapshot.
-pub async fn observe(docker: &Docker) -> Result<ClusterSnapshot, bollard::errors::Error> {
-    let (nodes, services, tasks) = tokio::try_join!(
+pub async fn observe(
+    docker: &Docker,
+    address: &DockerAddress,
+) -> Result<ClusterSnapshot, ObserveError> {
+    let (nodes, services, tasks) = tokio::join!(
         docker.list_nodes(None),
         docker.list_services(None),
-        docker.list_tasks(None),
-    )?;
+        // Raw, because bollard's Task lacks the network attachments (instance addresses).
+        crate::docker_raw::get(docker, address, "/tasks"),
+    );
+    let (nodes, services) = (nodes?, services?);
+    let tasks: Vec<serde_json::Value> = serde_json::from_slice(&tasks?)?;
     let mut snapshot = ClusterSnapshot::default();
     for node in nodes.into_iter().filter_map(node_info) {
         snapshot.nodes.insert(node.id.clone(), node);
@@ -26,8 +44,15 @@ pub async fn observe(docker: &Docker) -> Result<ClusterSnapshot, bollard::errors
     for service in services.into_iter().filter_map(service_info) {
         snapshot.services.insert(service.id.clone(), service);
     }
-    for task in tasks.into_iter().filter_map(task_info) {
-        snapshot.tasks.insert(task.id.clone(), task);
+    for raw in tasks {
+        let address = apps_network_address(&raw);
+        let Ok(task) = serde_json::from_value::<Task>(raw) else {
+            continue;
+        };
+        if let Some(mut task) = task_info(task) {
+            task.address = address;
+            snapshot.tasks.insert(task.id.clone(), task);
+        }
     }
     Ok(snapshot)
 }
@@ -91,6 +116,26 @@ fn service_info(service: Service) -> Option<ServiceInfo> {
     })
 }
 
+/// The task's IP on Captain's apps network (`NetworksAttachments[].Addresses`, "IP/len").
+fn apps_network_address(task: &serde_json::Value) -> Option<String> {
+    task.get("NetworksAttachments")?
+        .as_array()?
+        .iter()
+        .find(|attachment| {
+            attachment
+                .pointer("/Network/Spec/Name")
+                .and_then(|n| n.as_str())
+                == Some(crate::APPS_NETWORK)
+        })?
+        .get("Addresses")?
+        .as_array()?
+        .first()?
+        .as_str()?
+        .split('/')
+        .next()
+        .map(str::to_owned)
+}
+
 fn task_info(task: Task) -> Option<TaskInfo> {
     let status = task.status.unwrap_or_default();
     let container = status.container_status.unwrap_or_default();
@@ -109,6 +154,7 @@ fn task_info(task: Task) -> Option<TaskInfo> {
         error: status.err.filter(|err| !err.is_empty()),
         exit_code: container.exit_code,
         container_id: container.container_id.filter(|id| !id.is_empty()),
+        address: None,
     })
 }
 
