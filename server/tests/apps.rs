@@ -47,14 +47,7 @@ fn wait_running(app: &str, count: usize) -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn restarting_captain_changes_nothing_that_runs() {
-    blocking(|| {
-        ensure_swarm_engine()?;
-        ensure_httpd_image()
-    })
-    .await
-    .unwrap();
-    let captain = Captain::start(&[]).unwrap();
-    let cookie = captain.sign_in().await.unwrap();
+    let (captain, cookie) = common::signed_in(ensure_httpd_image).await;
     let name = unique_name("restart");
     common::create_app(&captain, &cookie, &name, HTTPD_IMAGE, "2").await;
     let app = name.clone();
@@ -104,14 +97,7 @@ async fn restarting_captain_changes_nothing_that_runs() {
 
 #[tokio::test]
 async fn the_websocket_reports_an_instance_dying_and_its_replacement() {
-    blocking(|| {
-        ensure_swarm_engine()?;
-        ensure_httpd_image()
-    })
-    .await
-    .unwrap();
-    let captain = Captain::start(&[]).unwrap();
-    let cookie = captain.sign_in().await.unwrap();
+    let (captain, cookie) = common::signed_in(ensure_httpd_image).await;
     let mut status = captain.status_client().await.unwrap();
     let name = unique_name("heal");
     common::create_app(&captain, &cookie, &name, HTTPD_IMAGE, "3").await;
@@ -258,14 +244,7 @@ async fn two_browsers_editing_at_once_never_lose_a_change_silently() {
 
 #[tokio::test]
 async fn live_logs_stream_every_instance_tagged_with_its_slot() {
-    blocking(|| {
-        ensure_swarm_engine()?;
-        ensure_ticker_image()
-    })
-    .await
-    .unwrap();
-    let captain = Captain::start(&[]).unwrap();
-    let cookie = captain.sign_in().await.unwrap();
+    let (captain, cookie) = common::signed_in(ensure_ticker_image).await;
     let name = unique_name("logs");
     common::create_app(&captain, &cookie, &name, TICKER_IMAGE, "2").await;
     let app = name.clone();

@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::{blocking, Captain};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use testbed::{ensure_httpd_image, ensure_swarm_engine, unique_name, HTTPD_IMAGE};
+use testbed::{ensure_httpd_image, unique_name, HTTPD_IMAGE};
 
 const ROUNDS: usize = 20;
 
@@ -26,14 +25,7 @@ fn ms(d: Duration) -> f64 {
 #[tokio::test]
 #[ignore = "benchmark; run by scripts/bench.sh"]
 async fn deploy_overhead_and_listing_a_thousand_apps() {
-    blocking(|| {
-        ensure_swarm_engine()?;
-        ensure_httpd_image()
-    })
-    .await
-    .unwrap();
-    let captain = Captain::start(&[]).unwrap();
-    let cookie = captain.sign_in().await.unwrap();
+    let (captain, cookie) = common::signed_in(ensure_httpd_image).await;
     let name = unique_name("bench");
     captain
         .call(

@@ -286,6 +286,20 @@ impl StatusClient {
     }
 }
 
+/// A Captain on the swarm engine (after `prepare` made the images a test needs), and a
+/// signed-in session cookie.
+pub async fn signed_in(prepare: fn() -> anyhow::Result<()>) -> (Captain, String) {
+    blocking(move || {
+        testbed::ensure_swarm_engine()?;
+        prepare()
+    })
+    .await
+    .unwrap();
+    let captain = Captain::start(&[]).unwrap();
+    let cookie = captain.sign_in().await.unwrap();
+    (captain, cookie)
+}
+
 /// Creates an app through the API, as the create form does.
 pub async fn create_app(captain: &Captain, cookie: &str, name: &str, image: &str, instances: &str) {
     let created = captain
