@@ -127,6 +127,18 @@ async fn the_nodes_page_renders_on_the_server_hydrates_and_updates_live() -> Res
     wait_until(&client, "the token in the list", Duration::from_secs(10),
         "[...document.querySelectorAll('[data-testid=api-token]')].some(e => e.textContent.includes('e2e script'))").await?;
 
+    // A signed-in browser that opens the sign-in page is sent on to the dashboard.
+    client
+        .goto(&format!("http://{address}/login?next=/apps"))
+        .await?;
+    wait_until(
+        &client,
+        "the redirect away from sign-in",
+        Duration::from_secs(10),
+        "location.pathname === '/apps'",
+    )
+    .await?;
+
     // Signing out ends the session: the dashboard is closed again.
     client
         .find(Locator::Css("[data-testid=sign-out]"))

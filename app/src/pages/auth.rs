@@ -2,6 +2,7 @@
 
 use crate::components::form::{error_text, failure, FieldError};
 use leptos::prelude::*;
+use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 use types::AuthState;
 
@@ -87,13 +88,15 @@ pub fn LoginPage() -> impl IntoView {
         <div class=CARD>
             <h1 class="text-xl font-semibold">"Sign in to Captain"</h1>
             <Suspense>
-                {move || {
-                    (state.get() == Some(Ok(AuthState::NeedsPassword)))
-                        .then(|| view! {
-                            <p class="mt-2 text-sm text-amber-700">
-                                "No password is set yet. " <a class="underline" href="/setup">"Choose one"</a>
-                            </p>
-                        })
+                {move || match state.get() {
+                    Some(Ok(AuthState::NeedsPassword)) => Some(view! {
+                        <p class="mt-2 text-sm text-amber-700">
+                            "No password is set yet. " <a class="underline" href="/setup">"Choose one"</a>
+                        </p>
+                    }.into_any()),
+                    // Already signed in: go where the sign-in was meant to lead.
+                    Some(Ok(AuthState::SignedIn)) => Some(view! { <Redirect path=safe_next(Some(&next()))/> }.into_any()),
+                    _ => None,
                 }}
             </Suspense>
             <ActionForm action>
