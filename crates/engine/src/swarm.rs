@@ -135,6 +135,23 @@ async fn inspect_network(
     docker: &Docker,
     name: &str,
 ) -> Result<Option<bollard::models::NetworkInspect>, SwarmError> {
+    // A swarm network inspected right after its creation can come back without its
+    // driver for a moment (seen under load); look again before judging it.
+    for _ in 0..10 {
+        match inspect_network_once(docker, name).await? {
+            Some(network) if network.driver.as_deref().unwrap_or_default().is_empty() => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            found => return Ok(found),
+        }
+    }
+    inspect_network_once(docker, name).await
+}
+
+async fn inspect_network_once(
+    docker: &Docker,
+    name: &str,
+) -> Result<Option<bollard::models::NetworkInspect>, SwarmError> {
     match docker.inspect_network(name, None).await {
         Ok(network) => Ok(Some(network)),
         Err(bollard::errors::Error::DockerResponseServerError {
