@@ -7,11 +7,7 @@ use leptos::prelude::*;
 #[derive(Clone)]
 pub struct ServerContext {
     pub hub: engine::StatusHub,
-    /// Desired state and settings.
-    pub store: engine::Store,
     pub auth: engine::Auth,
-    /// Sealed secrets (registry passwords, SSH keys).
-    pub secrets: engine::secrets::SecretStore,
     /// Desired state of apps; write here, then wake the reconciler.
     pub apps: engine::apps::AppStore,
     pub reconciler: engine::reconcile::ReconcilerHandle,

@@ -12,7 +12,7 @@ use common::{browser, sign_in_at, sign_in_path, start_captain, wait_until, PASSW
 use fantoccini::Locator;
 use std::time::Duration;
 use testbed::http::Request;
-use testbed::{docker, ensure_httpd_image, ensure_swarm_engine, unique_name, HTTPD_IMAGE};
+use testbed::{create_test_service, docker, ensure_httpd_image, ensure_swarm_engine, unique_name};
 
 #[tokio::test]
 #[ignore = "needs `cargo leptos build`, a Docker engine and Chromium; run by scripts/test.sh"]
@@ -52,15 +52,7 @@ async fn the_nodes_page_renders_on_the_server_hydrates_and_updates_live() -> Res
         .await?;
 
     let name = unique_name("e2e-svc");
-    docker(&[
-        "service",
-        "create",
-        "--detach",
-        "--quiet",
-        "--name",
-        &name,
-        HTTPD_IMAGE,
-    ])?;
+    create_test_service(&name, &[])?;
     let instance = format!(
         "[...document.querySelectorAll('[data-node-id=\"{leader}\"] [data-testid=instance]')]\
          .some(e => e.textContent.includes('{name}.1'))"

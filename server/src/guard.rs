@@ -25,6 +25,12 @@ pub struct Guard {
 /// Static assets: the sign-in page needs its CSS and WASM before anyone signs in.
 const PUBLIC_PREFIXES: &[&str] = &["/pkg/"];
 
+fn is_static_asset(path: &str) -> bool {
+    PUBLIC_PREFIXES
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+}
+
 impl Guard {
     pub fn new(auth: Auth, public_paths: impl IntoIterator<Item = String>) -> Self {
         Self {
@@ -34,10 +40,7 @@ impl Guard {
     }
 
     pub fn is_public(&self, path: &str) -> bool {
-        self.public_paths.contains(path)
-            || PUBLIC_PREFIXES
-                .iter()
-                .any(|prefix| path.starts_with(prefix))
+        self.public_paths.contains(path) || is_static_asset(path)
     }
 
     fn identify(&self, headers: &HeaderMap) -> Result<Option<Identity>, engine::AuthError> {
@@ -52,6 +55,10 @@ impl Guard {
 }
 
 pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next) -> Response {
+    // Static assets are public and read-only: no identity to look up in the store.
+    if request.method() == Method::GET && is_static_asset(request.uri().path()) {
+        return next.run(request).await;
+    }
     let identity = match guard.identify(request.headers()) {
         Ok(identity) => identity,
         Err(error) => {

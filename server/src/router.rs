@@ -64,9 +64,7 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
     let docker = prepared.docker.clone();
     let context = ServerContext {
         hub: prepared.hub.clone(),
-        store: prepared.store,
         auth: prepared.auth,
-        secrets: prepared.secrets,
         apps: prepared.apps,
         reconciler: prepared.reconciler,
         ingress: prepared.ingress,

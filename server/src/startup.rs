@@ -15,9 +15,7 @@ use types::ServerInfo;
 pub struct Prepared {
     pub docker: bollard::Docker,
     pub hub: StatusHub,
-    pub store: Store,
     pub auth: Auth,
-    pub secrets: SecretStore,
     pub apps: AppStore,
     pub reconciler: ReconcilerHandle,
     pub ingress: Option<engine::ingress::IngressHandle>,
@@ -93,9 +91,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     Ok(Prepared {
         docker,
         hub,
-        store,
         auth,
-        secrets,
         apps,
         reconciler,
         ingress,

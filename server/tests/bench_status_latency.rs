@@ -6,7 +6,7 @@ mod common;
 
 use common::{blocking, Captain};
 use std::time::{Duration, Instant};
-use testbed::{docker, ensure_httpd_image, ensure_swarm_engine, unique_name, HTTPD_IMAGE};
+use testbed::{create_test_service, docker, ensure_httpd_image, ensure_swarm_engine, unique_name};
 use types::{ClusterChange, TaskState};
 
 const ROUNDS: usize = 20;
@@ -24,21 +24,9 @@ async fn kill_to_websocket_event_latency() {
     let mut client = captain.status_client().await.unwrap();
     let name = unique_name("bench-kill");
     let created = name.clone();
-    let service_id = blocking(move || {
-        docker(&[
-            "service",
-            "create",
-            "--detach",
-            "--quiet",
-            "--restart-delay",
-            "0s",
-            "--name",
-            &created,
-            HTTPD_IMAGE,
-        ])
-    })
-    .await
-    .unwrap();
+    let service_id = blocking(move || create_test_service(&created, &["--restart-delay", "0s"]))
+        .await
+        .unwrap();
 
     let mut samples = Vec::with_capacity(ROUNDS);
     let mut after_kill_returned = Vec::with_capacity(ROUNDS);

@@ -5,7 +5,9 @@ mod common;
 
 use common::{blocking, Captain};
 use std::time::Duration;
-use testbed::{docker, ensure_httpd_image, ensure_swarm_engine, unique_name, Node2, HTTPD_IMAGE};
+use testbed::{
+    create_test_service, docker, ensure_httpd_image, ensure_swarm_engine, unique_name, Node2,
+};
 use types::{ClusterChange, NodeState, TaskState};
 
 fn prepare_engine() -> anyhow::Result<()> {
@@ -26,19 +28,9 @@ async fn a_client_gets_the_snapshot_then_service_create_and_remove_as_changes() 
 
     let name = unique_name("ws-svc");
     let created = name.clone();
-    let service_id = blocking(move || {
-        docker(&[
-            "service",
-            "create",
-            "--detach",
-            "--quiet",
-            "--name",
-            &created,
-            HTTPD_IMAGE,
-        ])
-    })
-    .await
-    .unwrap();
+    let service_id = blocking(move || create_test_service(&created, &[]))
+        .await
+        .unwrap();
     let change = client
         .wait_for_change("the new service", Duration::from_secs(10), |change| {
             matches!(change, ClusterChange::ServiceUpserted(service) if service.name == name)
@@ -79,19 +71,9 @@ async fn killing_a_task_container_is_reported_as_a_failed_task() {
     let mut client = captain.status_client().await.unwrap();
     let name = unique_name("ws-kill");
     let created = name.clone();
-    let service_id = blocking(move || {
-        docker(&[
-            "service",
-            "create",
-            "--detach",
-            "--quiet",
-            "--name",
-            &created,
-            HTTPD_IMAGE,
-        ])
-    })
-    .await
-    .unwrap();
+    let service_id = blocking(move || create_test_service(&created, &[]))
+        .await
+        .unwrap();
     let running = client
         .wait_for_change("a running task", Duration::from_secs(30), |change| {
             matches!(change, ClusterChange::TaskUpserted(task)

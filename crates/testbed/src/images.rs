@@ -38,6 +38,15 @@ pub fn ensure_httpd_image() -> Result<()> {
     )
 }
 
+/// Creates a swarm service named `name` running the httpd test image, the way a user
+/// would with the docker CLI (`extra` adds flags such as a constraint); returns its ID.
+pub fn create_test_service(name: &str, extra: &[&str]) -> Result<String> {
+    let mut args = vec!["service", "create", "--detach", "--quiet", "--name", name];
+    args.extend_from_slice(extra);
+    args.push(HTTPD_IMAGE);
+    docker(&args)
+}
+
 pub fn ensure_crashing_image() -> Result<()> {
     ensure_busybox_image(CRASHING_IMAGE, "CMD [\"sh\", \"-c\", \"exit 3\"]\n")
 }

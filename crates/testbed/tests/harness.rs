@@ -69,17 +69,8 @@ fn node2_joins_runs_a_task_from_a_loaded_image_and_leaves_cleanly() {
     node2.load_image(testbed::HTTPD_IMAGE).unwrap();
     let node_id = node2.join_as_worker().unwrap();
     let name = unique_name("harness-n2");
-    let created = docker(&[
-        "service",
-        "create",
-        "--detach",
-        "--quiet",
-        "--name",
-        &name,
-        "--constraint",
-        &format!("node.id=={node_id}"),
-        testbed::HTTPD_IMAGE,
-    ]);
+    let created =
+        testbed::create_test_service(&name, &["--constraint", &format!("node.id=={node_id}")]);
     let running = created.and_then(|_| {
         testbed::wait_for(
             "the task on node2",

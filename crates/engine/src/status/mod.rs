@@ -154,8 +154,10 @@ async fn refresh_loop(
             .min(next_resync);
         tokio::select! {
             _ = shared.wake.notified() => {
+                // A burst of events restarts one schedule instead of stacking one per
+                // event: the newest event's follow-ups reach past every earlier one's.
                 let now = Instant::now();
-                scheduled.extend(options.follow_ups.iter().map(|delay| now + *delay));
+                scheduled = options.follow_ups.iter().map(|delay| now + *delay).collect();
                 continue;
             }
             _ = tokio::time::sleep_until(next) => {}
