@@ -2,6 +2,7 @@
 //! connection, try the next one. Responses stream back as they arrive; websocket upgrades
 //! become a byte pipe between the browser and the instance.
 
+use crate::edge::Edge;
 use crate::routes::{Backend, Routes};
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -36,19 +37,26 @@ const HOP_BY_HOP: &[&str] = &[
 
 pub struct Forwarder {
     routes: Routes,
+    edge: Edge,
     client: Client<HttpConnector, Full<Bytes>>,
     max_body_bytes: usize,
     response_timeout: Duration,
 }
 
 impl Forwarder {
-    pub fn new(routes: Routes, max_body_bytes: usize, response_timeout: Duration) -> Self {
+    pub fn new(
+        routes: Routes,
+        edge: Edge,
+        max_body_bytes: usize,
+        response_timeout: Duration,
+    ) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Self {
             routes,
+            edge,
             client,
             max_body_bytes,
             response_timeout,
@@ -59,10 +67,19 @@ impl Forwarder {
         &self,
         mut request: Request<Incoming>,
         client: SocketAddr,
+        secure: bool,
     ) -> Response<Body> {
         let Some(host) = host_of(&request) else {
             return page(StatusCode::BAD_REQUEST, "This request names no valid host.");
         };
+        let target = request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        if let Some(answer) = self.edge.answer(&host, target, secure) {
+            return answer;
+        }
         let Some(upstream) = self.routes.lookup(&host) else {
             return page(
                 StatusCode::NOT_FOUND,
@@ -76,7 +93,8 @@ impl Forwarder {
                 &format!("{host} has no running instance right now."),
             );
         }
-        let mut headers = forwarded_headers(request.headers(), client, &host);
+        let proto = if secure { "https" } else { "http" };
+        let mut headers = forwarded_headers(request.headers(), client, &host, proto);
         if is_upgrade(request.headers()) {
             let client_side = hyper::upgrade::on(&mut request);
             return self
@@ -244,7 +262,12 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
 }
 
 /// The request's headers minus hop-by-hop ones, plus who asked and how.
-fn forwarded_headers(original: &HeaderMap, client: SocketAddr, host: &str) -> HeaderMap {
+fn forwarded_headers(
+    original: &HeaderMap,
+    client: SocketAddr,
+    host: &str,
+    proto: &str,
+) -> HeaderMap {
     let mut headers = original.clone();
     strip_hop_by_hop(&mut headers);
     let chain = match original
@@ -260,7 +283,7 @@ fn forwarded_headers(original: &HeaderMap, client: SocketAddr, host: &str) -> He
         }
     };
     set(&mut headers, "x-forwarded-for", &chain);
-    set(&mut headers, "x-forwarded-proto", "http");
+    set(&mut headers, "x-forwarded-proto", proto);
     set(&mut headers, "x-forwarded-host", host);
     headers
 }

@@ -5,10 +5,12 @@
 //! connection ([`forward`]), so an instance dying costs its users nothing. The route table
 //! is plain data swapped in atomically: updating it never drops a connection.
 
+pub mod edge;
 pub mod forward;
 pub mod resolve;
 pub mod routes;
 pub mod server;
+pub mod tls;
 
 pub use routes::{RouteTable, Routes};
-pub use server::{serve, ProxyOptions};
+pub use server::{serve, Proxy, ProxyOptions};

@@ -1,12 +1,13 @@
 //! The `captain-proxy` binary: serves traffic and the admin API until stopped.
 //!
 //! Configured by environment (it runs as a swarm service): `CAPTAIN_PROXY_LISTEN`
-//! (default 0.0.0.0:80), `CAPTAIN_PROXY_ADMIN_LISTEN` (default 0.0.0.0:8081) and
+//! (default 0.0.0.0:80), `CAPTAIN_PROXY_TLS_LISTEN` (HTTPS, default 0.0.0.0:443),
+//! `CAPTAIN_PROXY_ADMIN_LISTEN` (default 0.0.0.0:8081) and
 //! `CAPTAIN_PROXY_TOKEN_FILE` (required: a file holding the admin API's secret, e.g. a
 //! swarm secret, so the token never shows in `docker service inspect`).
 
 use proxy::server::serve_admin;
-use proxy::{serve, ProxyOptions, Routes};
+use proxy::{Proxy, ProxyOptions, Routes};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -30,30 +31,32 @@ async fn main() -> ExitCode {
         env("CAPTAIN_PROXY_LISTEN", "0.0.0.0:80"),
         env("CAPTAIN_PROXY_ADMIN_LISTEN", "0.0.0.0:8081"),
     );
-    let (traffic, admin) = match (
-        tokio::net::TcpListener::bind(&listen).await,
-        tokio::net::TcpListener::bind(&admin_listen).await,
-    ) {
-        (Ok(traffic), Ok(admin)) => (traffic, admin),
-        (Err(error), _) => {
-            eprintln!("captain-proxy: cannot listen on {listen}: {error}");
-            return ExitCode::FAILURE;
+    let tls_listen = env("CAPTAIN_PROXY_TLS_LISTEN", "0.0.0.0:443");
+    let mut listeners = Vec::new();
+    for address in [&listen, &tls_listen, &admin_listen] {
+        match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => listeners.push(listener),
+            Err(error) => {
+                eprintln!("captain-proxy: cannot listen on {address}: {error}");
+                return ExitCode::FAILURE;
+            }
         }
-        (_, Err(error)) => {
-            eprintln!("captain-proxy: cannot listen on {admin_listen}: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+    }
+    let admin = listeners.pop().expect("three listeners");
+    let secure = listeners.pop().expect("three listeners");
+    let traffic = listeners.pop().expect("three listeners");
     let routes = Routes::default();
     let services = proxy::resolve::SharedServices::default();
     tokio::spawn(proxy::resolve::resolve_forever(
         services.clone(),
         routes.clone(),
     ));
-    tracing::info!(%listen, %admin_listen, "proxy ready");
+    tracing::info!(%listen, %tls_listen, %admin_listen, "proxy ready");
+    let proxy = Proxy::new(routes, ProxyOptions::default());
     let result = tokio::select! {
-        result = serve(traffic, routes.clone(), ProxyOptions::default()) => result,
-        result = serve_admin(admin, routes, services, token) => result,
+        result = proxy.serve_http(traffic) => result,
+        result = proxy.serve_https(secure) => result,
+        result = serve_admin(admin, proxy.clone(), services, token) => result,
     };
     if let Err(error) = result {
         eprintln!("captain-proxy: {error}");

@@ -1,9 +1,11 @@
 //! Accepting connections: HTTP/1.1 and HTTP/2 (with upgrades) for traffic, and a small
 //! admin listener through which Captain replaces the route table and reads counters.
 
+use crate::edge::{Edge, EdgeRules};
 use crate::forward::{page, Body, Forwarder};
 use crate::resolve::{ServiceTable, SharedServices};
 use crate::routes::{RouteTable, Routes};
+use crate::tls::{CertificateEntry, Certificates};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -12,6 +14,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -33,50 +36,107 @@ impl Default for ProxyOptions {
     }
 }
 
-/// Serves traffic on `listener` until the task is dropped.
+/// The traffic side: one forwarder shared by the plain-HTTP and the HTTPS listeners.
+#[derive(Clone)]
+pub struct Proxy {
+    forwarder: Arc<Forwarder>,
+    pub routes: Routes,
+    pub edge: Edge,
+    pub certificates: Certificates,
+}
+
+impl Proxy {
+    pub fn new(routes: Routes, options: ProxyOptions) -> Self {
+        let edge = Edge::default();
+        let forwarder = Arc::new(Forwarder::new(
+            routes.clone(),
+            edge.clone(),
+            options.max_body_bytes,
+            options.response_timeout,
+        ));
+        Self {
+            forwarder,
+            routes,
+            edge,
+            certificates: Certificates::default(),
+        }
+    }
+
+    /// Serves plain HTTP on `listener` until the task is dropped.
+    pub async fn serve_http(&self, listener: TcpListener) -> std::io::Result<()> {
+        loop {
+            let (stream, client) = listener.accept().await?;
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(serve_connection(
+                self.forwarder.clone(),
+                TokioIo::new(stream),
+                client,
+                false,
+            ));
+        }
+    }
+
+    /// Serves HTTPS (HTTP/2 or HTTP/1.1 by ALPN) with the pushed certificates.
+    pub async fn serve_https(&self, listener: TcpListener) -> std::io::Result<()> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.certificates.server_config());
+        loop {
+            let (stream, client) = listener.accept().await?;
+            let _ = stream.set_nodelay(true);
+            let (acceptor, forwarder) = (acceptor.clone(), self.forwarder.clone());
+            tokio::spawn(async move {
+                // A failed handshake (no certificate for that name, a scanner) ends only
+                // that connection.
+                let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                if let Ok(Ok(tls)) = handshake.await {
+                    serve_connection(forwarder, TokioIo::new(tls), client, true).await;
+                }
+            });
+        }
+    }
+}
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn serve_connection<IO>(forwarder: Arc<Forwarder>, io: IO, client: SocketAddr, secure: bool)
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request: Request<Incoming>| {
+        let forwarder = forwarder.clone();
+        async move { Ok::<_, Infallible>(forwarder.handle(request, client, secure).await) }
+    });
+    let _ = auto::Builder::new(TokioExecutor::new())
+        .serve_connection_with_upgrades(io, service)
+        .await;
+}
+
+/// Serves plain HTTP on `listener` with no edge rules or certificates (tests, benches).
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     options: ProxyOptions,
 ) -> std::io::Result<()> {
-    let forwarder = Arc::new(Forwarder::new(
-        routes,
-        options.max_body_bytes,
-        options.response_timeout,
-    ));
-    loop {
-        let (stream, client) = listener.accept().await?;
-        let _ = stream.set_nodelay(true);
-        let forwarder = forwarder.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request: Request<Incoming>| {
-                let forwarder = forwarder.clone();
-                async move { Ok::<_, Infallible>(forwarder.handle(request, client).await) }
-            });
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    Proxy::new(routes, options).serve_http(listener).await
 }
 
 /// The admin API, requiring `Authorization: Bearer TOKEN`: `PUT /services` (a JSON
 /// [`ServiceTable`]: which service serves which host), `PUT /routes` (a JSON
-/// [`RouteTable`] of fixed addresses) and `GET /stats` (requests per instance).
+/// [`RouteTable`] of fixed addresses), `PUT /edge` (an [`EdgeUpdate`]: challenges,
+/// forced-HTTPS hosts and certificates) and `GET /stats` (requests per instance).
 pub async fn serve_admin(
     listener: TcpListener,
-    routes: Routes,
+    proxy: Proxy,
     services: SharedServices,
     token: String,
 ) -> std::io::Result<()> {
     let token = Arc::new(token);
     loop {
         let (stream, _) = listener.accept().await?;
-        let (routes, services, token) = (routes.clone(), services.clone(), token.clone());
+        let (proxy, services, token) = (proxy.clone(), services.clone(), token.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<Incoming>| {
-                let (routes, services, token) = (routes.clone(), services.clone(), token.clone());
-                async move { Ok::<_, Infallible>(admin(request, &routes, &services, &token).await) }
+                let (proxy, services, token) = (proxy.clone(), services.clone(), token.clone());
+                async move { Ok::<_, Infallible>(admin(request, &proxy, &services, &token).await) }
             });
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
@@ -85,12 +145,22 @@ pub async fn serve_admin(
     }
 }
 
+/// Everything `PUT /edge` carries.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct EdgeUpdate {
+    #[serde(flatten)]
+    pub rules: EdgeRules,
+    #[serde(default)]
+    pub certificates: Vec<CertificateEntry>,
+}
+
 async fn admin(
     request: Request<Incoming>,
-    routes: &Routes,
+    proxy: &Proxy,
     services: &SharedServices,
     token: &str,
 ) -> Response<Body> {
+    let routes = &proxy.routes;
     let expected = format!("Bearer {token}");
     let authorised = request
         .headers()
@@ -116,6 +186,16 @@ async fn admin(
                 *services.write().unwrap_or_else(|p| p.into_inner()) = table;
                 json(StatusCode::OK, "{\"ok\":true}".into())
             }
+            Err(response) => response,
+        },
+        (Method::PUT, "/edge") => match read_json::<EdgeUpdate>(request).await {
+            Ok(update) => match proxy.certificates.update(&update.certificates) {
+                Ok(()) => {
+                    proxy.edge.update(update.rules);
+                    json(StatusCode::OK, "{\"ok\":true}".into())
+                }
+                Err(error) => page(StatusCode::BAD_REQUEST, &error.to_string()),
+            },
             Err(response) => response,
         },
         (Method::GET, "/stats") => {
