@@ -35,10 +35,13 @@ pub enum CertificateError {
     Key { host: String, reason: String },
 }
 
+/// One generation of host → certificate, never mutated once published.
+type CertificateTable = Arc<HashMap<String, Arc<CertifiedKey>>>;
+
 /// Host → certificate, by exact name, then by wildcard (`*.example.com`).
 #[derive(Clone, Debug, Default)]
 pub struct Certificates {
-    by_host: Arc<RwLock<Arc<HashMap<String, Arc<CertifiedKey>>>>>,
+    by_host: Arc<RwLock<CertificateTable>>,
 }
 
 impl Certificates {
@@ -88,7 +91,7 @@ impl Certificates {
         hosts
     }
 
-    fn current(&self) -> Arc<HashMap<String, Arc<CertifiedKey>>> {
+    fn current(&self) -> CertificateTable {
         self.by_host
             .read()
             .unwrap_or_else(|p| p.into_inner())
