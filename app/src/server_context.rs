@@ -13,9 +13,21 @@ pub struct ServerContext {
     pub reconciler: engine::reconcile::ReconcilerHandle,
     /// The proxy's route pusher, when ingress runs.
     pub ingress: Option<engine::ingress::IngressHandle>,
+    pub edge: EdgeServices,
     pub info: types::ServerInfo,
     /// Always mark the session cookie Secure (TLS ends before Captain).
     pub secure_cookies: bool,
+}
+
+/// Domains, their checks, and certificates.
+#[derive(Clone)]
+pub struct EdgeServices {
+    pub store: engine::edge::EdgeStore,
+    pub check: engine::edge::verify::DomainCheck,
+    /// `None` when the proxy is off: nothing could answer ACME challenges.
+    pub issuer: Option<engine::edge::acme::CertIssuer>,
+    pub http_port: u16,
+    pub https_port: u16,
 }
 
 impl ServerContext {

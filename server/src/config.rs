@@ -57,6 +57,36 @@ pub struct Config {
     #[arg(long, env = "CAPTAIN_HTTP_PORT", default_value_t = 80)]
     pub http_port: u16,
 
+    /// Port Captain's proxy serves HTTPS on, on this node.
+    #[arg(long, env = "CAPTAIN_HTTPS_PORT", default_value_t = 443)]
+    pub https_port: u16,
+
+    /// ACME directory certificates come from (Let's Encrypt by default).
+    #[arg(long, env = "CAPTAIN_ACME_DIRECTORY", default_value = engine::edge::acme::LETS_ENCRYPT)]
+    pub acme_directory: String,
+
+    /// Extra root certificate (PEM) to trust for the ACME server's own HTTPS, for a
+    /// private or test ACME server.
+    #[arg(long, env = "CAPTAIN_ACME_CA_FILE")]
+    pub acme_ca_file: Option<PathBuf>,
+
+    /// Contact address given to the ACME server (expiry warnings).
+    #[arg(long, env = "CAPTAIN_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+
+    /// Renew certificates that have fewer than this many days left.
+    #[arg(long, env = "CAPTAIN_RENEW_BEFORE_DAYS", default_value_t = 30)]
+    pub renew_before_days: u64,
+
+    /// Seconds between looks for certificates to issue or renew.
+    #[arg(long, env = "CAPTAIN_RENEW_CHECK_SECS", default_value_t = 3600)]
+    pub renew_check_secs: u64,
+
+    /// DNS server (IP:PORT) to check custom domains against, instead of the system
+    /// resolver; use the one your ACME server resolves with.
+    #[arg(long, env = "CAPTAIN_DNS_SERVER")]
+    pub dns_server: Option<SocketAddr>,
+
     /// Port of the proxy's admin API on this node (protected by a token Captain keeps).
     #[arg(long, env = "CAPTAIN_PROXY_ADMIN_PORT", default_value_t = 8081)]
     pub proxy_admin_port: u16,

@@ -68,6 +68,7 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
         apps: prepared.apps,
         reconciler: prepared.reconciler,
         ingress: prepared.ingress,
+        edge: prepared.edge,
         info: prepared.info,
         secure_cookies,
     };

@@ -19,6 +19,7 @@ pub struct Prepared {
     pub apps: AppStore,
     pub reconciler: ReconcilerHandle,
     pub ingress: Option<engine::ingress::IngressHandle>,
+    pub edge: app::server_context::EdgeServices,
     pub info: ServerInfo,
 }
 
@@ -50,18 +51,28 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let apps = AppStore::new(store.clone());
     let owner = installation_id(&store)?;
     let reconciler = Reconciler::new(docker.clone(), apps.clone(), owner.clone()).spawn();
+    let edge_store =
+        engine::edge::EdgeStore::new(store.clone(), secrets.clone(), &config.root_domain);
+    let identifier = engine::edge::verify::identifier(&owner);
     let (ingress, ingress_status) = if config.no_ingress {
         (None, "off (--no-ingress)".to_owned())
     } else {
         let options = engine::ingress::IngressOptions {
             http_port: config.http_port,
+            https_port: config.https_port,
             admin_port: config.proxy_admin_port,
             proxy_binary: config.proxy_binary_path(),
-            root_domain: config.root_domain.clone(),
             owner,
             node_id: swarm.node_id.clone(),
         };
-        match engine::ingress::start(docker.clone(), apps.clone(), &secrets, options).await {
+        let started = engine::ingress::start(
+            docker.clone(),
+            apps.clone(),
+            edge_store.clone(),
+            &secrets,
+            options,
+        );
+        match started.await {
             Ok(handle) => (
                 Some(handle),
                 format!("http://APP.{}:{}", config.root_domain, config.http_port),
@@ -72,6 +83,37 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
                 (None, format!("off: {error}"))
             }
         }
+    };
+
+    let issuer = ingress.clone().map(|ingress| {
+        let options = engine::edge::acme::AcmeOptions {
+            directory: config.acme_directory.clone(),
+            ca_file: config.acme_ca_file.clone(),
+            contact_email: config.acme_email.clone(),
+            renew_before: std::time::Duration::from_secs(config.renew_before_days * 24 * 3600),
+            check_every: std::time::Duration::from_secs(config.renew_check_secs.max(1)),
+        };
+        let issuer = engine::edge::acme::CertIssuer::new(
+            options,
+            edge_store.clone(),
+            secrets.clone(),
+            ingress,
+        );
+        tokio::spawn(issuer.clone().renew_forever());
+        issuer
+    });
+    let edge = app::server_context::EdgeServices {
+        store: edge_store,
+        check: engine::edge::verify::DomainCheck {
+            resolver: engine::edge::dns::Resolver {
+                server: config.dns_server,
+            },
+            http_port: config.http_port,
+            identifier,
+        },
+        issuer,
+        http_port: config.http_port,
+        https_port: config.https_port,
     };
 
     let hub = StatusHub::start(docker.clone(), address.clone(), HubOptions::default())
@@ -95,6 +137,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         apps,
         reconciler,
         ingress,
+        edge,
         info,
     })
 }

@@ -153,7 +153,7 @@ async fn an_app_is_served_by_all_its_instances_and_survives_deaths_and_scaling()
 
     common::delete_app(&captain, &cookie, &name).await;
     drop(captain);
-    remove_proxies();
+    common::remove_proxy(http_port);
 }
 
 /// Requests one after another for `duration`; returns the successes and the failures.
@@ -173,18 +173,4 @@ fn spawn_load(
         }
         (ok, failed)
     })
-}
-
-/// The proxy services and token secrets this test's Captain made (only this test makes
-/// them; each installation names its own).
-fn remove_proxies() {
-    for kind in ["service", "secret"] {
-        let names = docker(&[kind, "ls", "--format", "{{.Name}}"]).unwrap_or_default();
-        for name in names
-            .lines()
-            .filter(|name| name.starts_with("captain-proxy-"))
-        {
-            let _ = docker(&[kind, "rm", name]);
-        }
-    }
 }

@@ -9,6 +9,7 @@ pub mod archive;
 pub mod auth;
 pub mod docker;
 pub mod docker_raw;
+pub mod edge;
 pub mod ingress;
 pub mod logs;
 pub mod reconcile;

@@ -165,6 +165,12 @@ impl SecretStore {
         Ok(())
     }
 
+    pub fn delete(&self, name: &str) -> Result<(), crate::StoreError> {
+        self.store
+            .with(|db| db.execute("DELETE FROM secrets WHERE name = ?1", [name]))?;
+        Ok(())
+    }
+
     /// The secret, `None` if absent; a value sealed under another key is an error, not
     /// silently missing.
     pub fn get(&self, name: &str) -> Result<Option<Secret>, SecretLookupError> {

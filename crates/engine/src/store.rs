@@ -60,6 +60,25 @@ const MIGRATIONS: &[&str] = &[
         app           TEXT PRIMARY KEY NOT NULL,
         requested_at  INTEGER NOT NULL
     );",
+    // 4: custom domains (only stored once checked to point here), HTTPS per app, and
+    // certificates (their private keys live sealed in `secrets`).
+    "CREATE TABLE domains (
+        name      TEXT PRIMARY KEY NOT NULL,
+        app       TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+        added_at  INTEGER NOT NULL
+    );
+    CREATE TABLE app_edge (
+        app          TEXT PRIMARY KEY NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+        https        INTEGER NOT NULL DEFAULT 0,
+        force_https  INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE certificates (
+        domain     TEXT PRIMARY KEY NOT NULL,
+        chain_pem  TEXT,
+        not_after  INTEGER,
+        issued_at  INTEGER,
+        problem    TEXT
+    );",
 ];
 
 pub const DATABASE_FILE: &str = "captain.db";

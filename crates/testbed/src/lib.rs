@@ -15,7 +15,9 @@ pub mod http;
 pub mod images;
 pub mod lock;
 pub mod node2;
+pub mod pebble;
 pub mod registry;
+pub mod tls;
 
 pub use command::{docker, docker_on, run};
 pub use engine::{ensure_swarm_engine, LEADER_ADDR};
@@ -24,6 +26,7 @@ pub use images::{
     ensure_ticker_image, CRASHING_IMAGE, HTTPD_IMAGE, TICKER_IMAGE,
 };
 pub use node2::{Node2, NODE2_ADDR};
+pub use pebble::Pebble;
 pub use registry::Registry;
 
 use std::sync::atomic::{AtomicU32, Ordering};

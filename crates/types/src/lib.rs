@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod cluster;
+pub mod edge;
 pub mod server;
 pub mod status;
 pub mod validate;
@@ -17,5 +18,6 @@ pub use cluster::{
     Availability, ClusterSnapshot, NodeId, NodeInfo, NodeRole, NodeState, ServiceId, ServiceInfo,
     TaskId, TaskInfo, TaskState,
 };
+pub use edge::{AppEdge, CertificateInfo, DomainInfo};
 pub use server::ServerInfo;
 pub use status::{ClusterChange, StatusMessage};

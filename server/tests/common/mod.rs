@@ -34,12 +34,18 @@ impl Captain {
 
     /// Starts Captain on `data_dir` and waits for its "listening" line.
     pub fn start_in(data_dir: tempfile::TempDir, args: &[&str]) -> anyhow::Result<Self> {
+        let mut args = args.to_vec();
+        // A proxy binds its HTTPS port too: never the shared 443.
+        let https_port = testbed::free_port().to_string();
+        if args.contains(&"--http-port") && !args.contains(&"--https-port") {
+            args.extend(["--https-port", &https_port]);
+        }
         let log_dir = tempfile::tempdir()?;
         let log = std::fs::File::create(log_dir.path().join("captain.log"))?;
         let mut process = Command::new(env!("CARGO_BIN_EXE_captain"))
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
-            .args(args)
+            .args(&args)
             // Only tests that ask for the proxy (with ports of their own) get one.
             .args((!args.contains(&"--http-port")).then_some("--no-ingress"))
             .env("RUST_LOG", "debug")
@@ -342,4 +348,30 @@ pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
     tokio::task::spawn_blocking(work).await?
+}
+
+/// Removes the proxy service (and its token secrets) of the Captain whose proxy published
+/// `http_port`; other tests' proxies are left alone.
+pub fn remove_proxy(http_port: u16) {
+    let services =
+        testbed::docker(&["service", "ls", "--format", "{{.Name}} {{.Ports}}"]).unwrap_or_default();
+    let published = format!(":{http_port}->");
+    for service in services
+        .lines()
+        .filter(|line| line.starts_with("captain-proxy-") && line.contains(&published))
+        .filter_map(|line| line.split_whitespace().next())
+    {
+        let _ = testbed::docker(&["service", "rm", service]);
+        let secrets =
+            testbed::docker(&["secret", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
+        for secret in secrets.lines().filter(|name| name.starts_with(service)) {
+            // The secret is released once the service's task is gone; retry briefly.
+            for _ in 0..50 {
+                if testbed::docker(&["secret", "rm", secret]).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
 }

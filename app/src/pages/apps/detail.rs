@@ -1,6 +1,7 @@
 //! One app's page: its instances live, a scale control, the settings form and its deploys.
 
 use super::api::{get_app, get_traffic, AppDetails, DeleteApp, RollBackApp, SaveApp, ScaleApp};
+use super::domains::DomainsPanel;
 use super::running_instances;
 use crate::components::badge::{Badge, Tone};
 use crate::components::form::{error_text, failure, field_failure, other_failure, FieldError};
@@ -80,6 +81,7 @@ fn AppView(
         get_traffic()
     });
     let (scale_name, save_name, logs_name) = (name.clone(), name.clone(), name.clone());
+    let domains_name = name.clone();
     view! {
         <div class="flex items-center gap-3">
             <h1 class="text-2xl font-semibold">{name.clone()}</h1>
@@ -101,6 +103,9 @@ fn AppView(
                     live.snapshot.with(|snapshot| snapshot.as_ref().map(|s| instance_rows(s, &instances_name, &traffic)))
                 }}
             </ul>
+        </section>
+        <section class=SECTION>
+            <DomainsPanel app=domains_name/>
         </section>
         <section class=SECTION>
             <LogsPanel app=logs_name/>

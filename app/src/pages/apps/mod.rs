@@ -2,6 +2,8 @@
 
 pub mod api;
 mod detail;
+mod domains;
+pub mod edge_api;
 mod services;
 
 pub use detail::AppDetailPage;

@@ -7,7 +7,10 @@
 
 mod image;
 
+pub use proxy::edge::IDENTIFIER_PATH;
+
 use crate::apps::AppStore;
+use crate::edge::EdgeStore;
 use crate::reconcile::spec::{fingerprint, fingerprint_of, SPEC_HASH_LABEL};
 use crate::secrets::{Secret, SecretStore};
 use crate::swarm::{APPS_NETWORK, MANAGED_LABEL};
@@ -34,11 +37,12 @@ const TOKEN_NAME: &str = "proxy.admin-token";
 pub struct IngressOptions {
     /// Port the proxy serves apps on, on this node.
     pub http_port: u16,
+    /// Port the proxy serves HTTPS on, on this node.
+    pub https_port: u16,
     /// Port of the proxy's admin API on this node (token-protected).
     pub admin_port: u16,
     /// The `captain-proxy` binary to package.
     pub proxy_binary: PathBuf,
-    pub root_domain: String,
     /// This installation's ID: names the service so installations never collide.
     pub owner: String,
     /// The swarm node the proxy runs on (this one), so its host ports are here.
@@ -67,17 +71,76 @@ pub enum IngressError {
     Secret(#[from] crate::secrets::SecretLookupError),
 }
 
-/// Wakes the route pusher after apps changed, and reads the proxy's traffic figures.
+/// Wakes the route pusher after apps changed, reads the proxy's traffic figures, and
+/// hands ACME challenge answers to the proxy.
 #[derive(Clone, Default)]
 pub struct IngressHandle {
     wake: Arc<Notify>,
     /// Requests per instance, keyed by the instance's address on the apps network.
     traffic: Arc<std::sync::RwLock<HashMap<String, Traffic>>>,
+    /// HTTP-01 token → key authorization, for orders in flight.
+    challenges: Arc<std::sync::Mutex<HashMap<String, String>>>,
+    /// `None` when Captain runs without its proxy.
+    pusher: Option<Arc<EdgePusher>>,
+}
+
+struct EdgePusher {
+    admin_port: u16,
+    https_port: u16,
+    token: Secret,
+    edge: EdgeStore,
+    identifier: String,
 }
 
 impl IngressHandle {
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    pub fn set_challenge(&self, token: &str, key_authorization: &str) {
+        self.challenges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(token.to_owned(), key_authorization.to_owned());
+    }
+
+    pub fn clear_challenge(&self, token: &str) {
+        self.challenges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(token);
+    }
+
+    /// Sends the edge rules and certificates to the proxy now; returns once it took them.
+    pub async fn push_edge(&self) -> std::io::Result<()> {
+        let Some(pusher) = &self.pusher else {
+            return Err(std::io::Error::other("Captain runs without its proxy"));
+        };
+        let (certificates, force_https) = pusher.edge.served().map_err(std::io::Error::other)?;
+        let update = proxy::server::EdgeUpdate {
+            rules: proxy::edge::EdgeRules {
+                identifier: pusher.identifier.clone(),
+                challenges: self
+                    .challenges
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+                force_https: force_https.into_iter().collect(),
+                https_port: pusher.https_port,
+            },
+            certificates: certificates
+                .into_iter()
+                .map(|c| proxy::tls::CertificateEntry {
+                    hosts: vec![c.domain],
+                    chain_pem: c.chain_pem,
+                    key_pem: c.key.expose().to_owned(),
+                })
+                .collect(),
+        };
+        let body = serde_json::to_string(&update).map_err(std::io::Error::other)?;
+        admin_request(pusher.admin_port, &pusher.token, "PUT", "/edge", &body)
+            .await
+            .map(|_| ())
     }
 
     pub fn traffic(&self) -> HashMap<String, Traffic> {
@@ -92,6 +155,7 @@ impl IngressHandle {
 pub async fn start(
     docker: Docker,
     apps: AppStore,
+    edge: EdgeStore,
     secrets: &SecretStore,
     options: IngressOptions,
 ) -> Result<IngressHandle, IngressError> {
@@ -99,16 +163,27 @@ pub async fn start(
     let secret = ensure_token_secret(&docker, &token, &options.owner).await?;
     let image = image::ensure_proxy_image(&docker, &options.proxy_binary).await?;
     ensure_service(&docker, &options, &image, &secret).await?;
-    let handle = IngressHandle::default();
-    let (wake, traffic) = (handle.wake.clone(), handle.traffic.clone());
+    let handle = IngressHandle {
+        pusher: Some(Arc::new(EdgePusher {
+            admin_port: options.admin_port,
+            https_port: options.https_port,
+            token: token.clone(),
+            edge: edge.clone(),
+            identifier: crate::edge::verify::identifier(&options.owner),
+        })),
+        ..IngressHandle::default()
+    };
+    let (wake, traffic, pushing) = (handle.wake.clone(), handle.traffic.clone(), handle.clone());
     tokio::spawn(async move {
         let mut last: Option<(tokio::time::Instant, HashMap<String, u64>)> = None;
         loop {
-            let table = service_table(&apps, &options.root_domain).to_string();
+            let table = service_table(&apps, &edge).to_string();
             if let Err(error) =
                 admin_request(options.admin_port, &token, "PUT", "/services", &table).await
             {
                 tracing::debug!(%error, "proxy not reachable yet; retrying");
+            } else if let Err(error) = pushing.push_edge().await {
+                tracing::warn!(%error, "proxy refused the edge rules");
             }
             if let Ok(totals) = read_totals(options.admin_port, &token).await {
                 let now = tokio::time::Instant::now();
@@ -234,6 +309,7 @@ fn proxy_spec(
                 image: Some(image.to_owned()),
                 env: Some(vec![
                     "CAPTAIN_PROXY_LISTEN=0.0.0.0:80".into(),
+                    "CAPTAIN_PROXY_TLS_LISTEN=0.0.0.0:443".into(),
                     "CAPTAIN_PROXY_ADMIN_LISTEN=0.0.0.0:8081".into(),
                     "CAPTAIN_PROXY_TOKEN_FILE=/run/secrets/captain-proxy-token".into(),
                 ]),
@@ -271,6 +347,7 @@ fn proxy_spec(
         endpoint_spec: Some(EndpointSpec {
             ports: Some(vec![
                 port(80, options.http_port),
+                port(443, options.https_port),
                 port(8081, options.admin_port),
             ]),
             ..Default::default()
@@ -279,18 +356,22 @@ fn proxy_spec(
     }
 }
 
-/// Every deployed app at `APP.<root domain>`, served by its instances on their HTTP port.
-pub fn service_table(apps: &AppStore, root_domain: &str) -> serde_json::Value {
-    let hosts: serde_json::Map<String, serde_json::Value> = apps
-        .list()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|app| !app.spec.image.is_empty())
-        .map(|app| {
-            let target = serde_json::json!({ "dns": format!("tasks.{}", app.service_name()), "port": app.spec.http_port });
-            (format!("{}.{root_domain}", app.name), target)
-        })
-        .collect();
+/// Every deployed app at `APP.<root domain>` and its custom domains, served by its
+/// instances on their HTTP port.
+pub fn service_table(apps: &AppStore, edge: &EdgeStore) -> serde_json::Value {
+    let mut hosts = serde_json::Map::new();
+    for app in apps.list().unwrap_or_default() {
+        if app.spec.image.is_empty() {
+            continue;
+        }
+        let target = serde_json::json!({ "dns": format!("tasks.{}", app.service_name()), "port": app.spec.http_port });
+        let domains = edge
+            .domains_of(&app.name)
+            .unwrap_or_else(|_| vec![(edge.default_domain(&app.name), false)]);
+        for (domain, _) in domains {
+            hosts.insert(domain, target.clone());
+        }
+    }
     serde_json::json!({ "hosts": hosts })
 }
 
