@@ -15,7 +15,7 @@ step "format"
 cargo fmt --all --check
 
 step "lint (server side, browser side)"
-cargo clippy -p captain-types -p captain-engine -p captain-testbed -p captain-proxy -p server -p end2end --all-targets -- -D warnings
+cargo clippy -p captain-types -p captain-engine -p captain-testbed -p captain-proxy -p captain-testapp -p server -p end2end --all-targets -- -D warnings
 cargo clippy -p app --features ssr --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
@@ -29,7 +29,7 @@ cargo test -p app --features ssr
 cargo test -p captain-testbed
 cargo test -p captain-engine
 cargo test -p captain-proxy
-cargo build -p captain-proxy # packaged into the proxy image by the ingress tests
+cargo build -p captain-proxy -p captain-testapp # packaged into images by the ingress tests
 cargo test -p server
 
 step "browser tests (headless Chromium)"

@@ -1,6 +1,6 @@
 //! Captain's proxy in the swarm: apps answer at APP.<root domain> with requests spread over
 //! every instance; an instance dying or scaling 3 -> 1 -> 3 under load costs no request;
-//! an app at 0 instances answers 503.
+//! an app at 0 instances answers 503; websockets pass through to the instances.
 
 mod common;
 
@@ -149,6 +149,75 @@ async fn an_app_is_served_by_all_its_instances_and_survives_deaths_and_scaling()
             "still {status} with 0 instances"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    common::delete_app(&captain, &cookie, &name).await;
+    drop(captain);
+    common::remove_proxy(http_port);
+}
+
+#[tokio::test]
+async fn a_websocket_echo_app_works_through_the_swarm_proxy() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let image = blocking(|| {
+        ensure_swarm_engine()?;
+        testbed::ensure_debug_test_app_image()
+    })
+    .await
+    .unwrap();
+    let proxy_binary = testbed::repo_root().join("target/debug/captain-proxy");
+    let (http_port, admin_port) = (free_port(), free_port());
+    let (http, admin) = (http_port.to_string(), admin_port.to_string());
+    let captain = Captain::start(&[
+        "--http-port",
+        &http,
+        "--proxy-admin-port",
+        &admin,
+        "--proxy-binary",
+        proxy_binary.to_str().unwrap(),
+    ])
+    .unwrap();
+    let cookie = captain.sign_in().await.unwrap();
+    let name = unique_name("ws");
+    common::create_app(&captain, &cookie, &name, &image, "2").await;
+    let host = format!("{name}.localhost");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let answer = Request::new("GET", "/whoami")
+            .header("Host", &host)
+            .send(&format!("127.0.0.1:{http_port}"))
+            .await;
+        if matches!(answer, Ok(ref r) if r.status == 200) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the app never answered: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Several connections (spread over both instances), each echoing many messages.
+    for connection in 0..4 {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", http_port))
+            .await
+            .unwrap();
+        let request = format!("ws://{host}/ws").into_client_request().unwrap();
+        let (mut socket, response) = tokio_tungstenite::client_async(request, tcp).await.unwrap();
+        assert_eq!(response.status(), 101);
+        for n in 0..25 {
+            let text = format!("connection {connection} message {n}");
+            socket.send(Message::text(text.clone())).await.unwrap();
+            let echoed = tokio::time::timeout(Duration::from_secs(5), socket.next())
+                .await
+                .expect("an echo within 5 s")
+                .unwrap()
+                .unwrap();
+            assert_eq!(echoed.into_text().unwrap().as_str(), text);
+        }
+        socket.close(None).await.unwrap();
     }
 
     common::delete_app(&captain, &cookie, &name).await;

@@ -99,3 +99,50 @@ fn ensure_busybox_image(tag: &str, tail: &str) -> Result<()> {
     .with_context(|| format!("building the test image {tag}"))?;
     Ok(())
 }
+
+/// Packages a `captain-testapp` binary (hello, /whoami, websocket echo at /ws on port 80)
+/// on the Debian base; the tag names the binary's hash, so a rebuilt binary gets a new
+/// image and an unchanged one is reused. Debug or release: the caller picks the binary.
+pub fn ensure_test_app_image(binary: &std::path::Path) -> Result<String> {
+    ensure_debian_base()?;
+    let digest =
+        run("sha256sum", &[binary.to_str().context("path is UTF-8")?]).with_context(|| {
+            format!(
+                "hashing {} (cargo build -p captain-testapp)",
+                binary.display()
+            )
+        })?;
+    let tag = format!("captain-test/app:{}", &digest[..12]);
+    if image_exists(&tag) {
+        return Ok(tag);
+    }
+    let _guard = lock::exclusive(&format!("image-app-{}", &digest[..12]))?;
+    if image_exists(&tag) {
+        return Ok(tag);
+    }
+    let context = tempfile::tempdir()?;
+    std::fs::copy(binary, context.path().join("captain-testapp"))?;
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!(
+            "FROM {DEBIAN_IMAGE}\nCOPY captain-testapp /usr/local/bin/captain-testapp\n\
+             EXPOSE 80\nCMD [\"/usr/local/bin/captain-testapp\"]\n"
+        ),
+    )?;
+    run(
+        "docker",
+        &["build", "-q", "-t", &tag, context.path().to_str().unwrap()],
+    )
+    .with_context(|| format!("building the test image {tag}"))?;
+    Ok(tag)
+}
+
+/// The debug `captain-testapp` binary's image (tests build it first).
+pub fn ensure_debug_test_app_image() -> Result<String> {
+    let binary = crate::repo_root().join("target/debug/captain-testapp");
+    anyhow::ensure!(
+        binary.exists(),
+        "build the test app first: cargo build -p captain-testapp"
+    );
+    ensure_test_app_image(&binary)
+}

@@ -22,8 +22,9 @@ pub mod tls;
 pub use command::{docker, docker_on, run};
 pub use engine::{ensure_swarm_engine, LEADER_ADDR};
 pub use images::{
-    create_test_service, ensure_crashing_image, ensure_debian_base, ensure_httpd_image,
-    ensure_ticker_image, CRASHING_IMAGE, HTTPD_IMAGE, TICKER_IMAGE,
+    create_test_service, ensure_crashing_image, ensure_debian_base, ensure_debug_test_app_image,
+    ensure_httpd_image, ensure_test_app_image, ensure_ticker_image, CRASHING_IMAGE, HTTPD_IMAGE,
+    TICKER_IMAGE,
 };
 pub use node2::{Node2, NODE2_ADDR};
 pub use pebble::Pebble;
