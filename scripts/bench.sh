@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 #! Prints Captain's figures: cold and warm release build times, the release WASM/JS/CSS
-#! sizes (raw and gzip), and the docker-kill-to-websocket latency (median of 20).
+#! sizes (raw and gzip), the docker-kill-to-websocket latency (median of 20), and wrk
+#! through Captain's proxy vs nginx vs straight to one instance.
 #! Figures, not pass/fail: machines are noisy, so compare runs on the same machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,3 +35,5 @@ cd - >/dev/null
 source scripts/build-env.sh
 cargo test -q -p server --test bench_status_latency -- --ignored --nocapture 2>&1 | grep BENCH
 cargo test -q -p server --test bench_apps -- --ignored --nocapture 2>&1 | grep BENCH
+cargo build -q --release -p captain-proxy -p captain-testapp
+cargo test -q -p server --test bench_ingress -- --ignored --nocapture 2>&1 | grep BENCH

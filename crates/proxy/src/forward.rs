@@ -3,16 +3,17 @@
 //! become a byte pipe between the browser and the instance.
 
 use crate::edge::Edge;
+use crate::pool::{Pool, SendError};
 use crate::routes::{Backend, Routes};
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, Limited};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, HOST, UPGRADE};
-use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::http::uri::PathAndQuery;
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -38,7 +39,7 @@ const HOP_BY_HOP: &[&str] = &[
 pub struct Forwarder {
     routes: Routes,
     edge: Edge,
-    client: Client<HttpConnector, Full<Bytes>>,
+    pool: Arc<Pool>,
     max_body_bytes: usize,
     response_timeout: Duration,
 }
@@ -50,17 +51,23 @@ impl Forwarder {
         max_body_bytes: usize,
         response_timeout: Duration,
     ) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
         Self {
             routes,
             edge,
-            client,
+            pool: Pool::new(CONNECT_TIMEOUT),
             max_body_bytes,
             response_timeout,
         }
+    }
+
+    /// A forwarder with its own connection pool over the same routes and edge rules.
+    pub fn with_same_routes(&self) -> Self {
+        Self::new(
+            self.routes.clone(),
+            self.edge.clone(),
+            self.max_body_bytes,
+            self.response_timeout,
+        )
     }
 
     pub async fn handle(
@@ -94,47 +101,49 @@ impl Forwarder {
             );
         }
         let proto = if secure { "https" } else { "http" };
-        let mut headers = forwarded_headers(request.headers(), client, &host, proto);
         if is_upgrade(request.headers()) {
+            let headers = forwarded_headers(request.headers(), client, &host, proto);
             let client_side = hyper::upgrade::on(&mut request);
             return self
                 .upgrade(request, client_side, headers, &candidates)
                 .await;
         }
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        add_forwarded(&mut parts.headers, client, &host, proto);
         // Buffered so a request refused by one instance can be replayed to the next.
-        let body = match Limited::new(body, self.max_body_bytes).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                return page(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "The request body is too large.",
-                )
+        let body = if body.is_end_stream() {
+            Bytes::new()
+        } else {
+            match Limited::new(body, self.max_body_bytes).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(_) => {
+                    return page(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "The request body is too large.",
+                    )
+                }
             }
         };
         let path = parts
             .uri
             .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .to_owned();
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let replayable = matches!(
             parts.method.as_str(),
             "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE"
         );
-        headers.remove(HOST);
+        let host_value =
+            HeaderValue::from_str(&host).unwrap_or(HeaderValue::from_static("localhost"));
+        parts.headers.insert(HOST, host_value);
         for backend in candidates {
-            let mut outgoing = Request::builder()
-                .method(parts.method.clone())
-                .uri(format!("http://{}{path}", backend.addr))
-                .body(Full::new(body.clone()))
-                .expect("a request from valid parts builds");
-            *outgoing.headers_mut() = headers.clone();
-            outgoing.headers_mut().insert(
-                HOST,
-                HeaderValue::from_str(&host).unwrap_or(HeaderValue::from_static("localhost")),
-            );
-            match tokio::time::timeout(self.response_timeout, self.client.request(outgoing)).await {
+            let mut outgoing = Request::new(Full::new(body.clone()));
+            *outgoing.method_mut() = parts.method.clone();
+            // Origin form (`GET /path`): what servers expect from a client, not a proxy.
+            *outgoing.uri_mut() = Uri::from(path.clone());
+            *outgoing.headers_mut() = parts.headers.clone();
+            let sent = self.pool.send(backend.addr, outgoing);
+            match tokio::time::timeout(self.response_timeout, sent).await {
                 Ok(Ok(response)) => {
                     backend.requests.fetch_add(1, Ordering::Relaxed);
                     let (mut parts, body) = response.into_parts();
@@ -142,7 +151,7 @@ impl Forwarder {
                     return Response::from_parts(parts, body.boxed());
                 }
                 // Refused or unreachable: nothing was sent, so any request may try elsewhere.
-                Ok(Err(error)) if error.is_connect() => {
+                Ok(Err(error @ SendError::Connect(_))) => {
                     tracing::debug!(backend = %backend.addr, %error, "instance refused; trying another");
                     self.routes.mark_down(&backend);
                 }
@@ -266,42 +275,48 @@ fn forwarded_headers(
     original: &HeaderMap,
     client: SocketAddr,
     host: &str,
-    proto: &str,
+    proto: &'static str,
 ) -> HeaderMap {
     let mut headers = original.clone();
-    strip_hop_by_hop(&mut headers);
-    let chain = match original
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
+    add_forwarded(&mut headers, client, host, proto);
+    headers
+}
+
+/// Drops hop-by-hop headers and adds X-Forwarded-For/Proto/Host, in place.
+fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, host: &str, proto: &'static str) {
+    strip_hop_by_hop(headers);
+    let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(previous) => format!("{previous}, {}", client.ip()),
         None => client.ip().to_string(),
     };
-    let set = |headers: &mut HeaderMap, name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    set(&mut headers, "x-forwarded-for", &chain);
-    set(&mut headers, "x-forwarded-proto", proto);
-    set(&mut headers, "x-forwarded-host", host);
-    headers
+    if let Ok(value) = HeaderValue::try_from(chain) {
+        headers.insert(HeaderName::from_static("x-forwarded-for"), value);
+    }
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(proto),
+    );
+    if let Ok(value) = HeaderValue::from_str(host) {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), value);
+    }
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Headers named in Connection are hop-by-hop too.
-    let named: Vec<String> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| {
-            value
-                .split(',')
-                .map(|name| name.trim().to_ascii_lowercase())
-        })
-        .collect();
-    for name in HOP_BY_HOP.iter().map(|n| n.to_string()).chain(named) {
-        headers.remove(name.as_str());
+    if headers.contains_key(CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|name| HeaderName::try_from(name.trim()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
     }
 }
 

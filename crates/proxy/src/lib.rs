@@ -7,6 +7,7 @@
 
 pub mod edge;
 pub mod forward;
+pub mod pool;
 pub mod resolve;
 pub mod routes;
 pub mod server;

@@ -34,7 +34,10 @@ pub type SharedServices = Arc<RwLock<ServiceTable>>;
 pub async fn resolve_forever(services: SharedServices, routes: Routes) {
     loop {
         let table = services.read().unwrap_or_else(|p| p.into_inner()).clone();
-        routes.update(&resolve(&table).await);
+        // With no services pushed yet, fixed routes (`PUT /routes`) stay as they are.
+        if !table.hosts.is_empty() {
+            routes.update(&resolve(&table).await);
+        }
         tokio::time::sleep(RESOLVE_EVERY).await;
     }
 }

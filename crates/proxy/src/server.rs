@@ -62,6 +62,16 @@ impl Proxy {
         }
     }
 
+    /// Another front for the same routes, edge rules and certificates, with its own
+    /// connection pool: one per worker thread.
+    pub fn sharing(&self) -> Self {
+        let forwarder = Arc::new(self.forwarder.with_same_routes());
+        Self {
+            forwarder,
+            ..self.clone()
+        }
+    }
+
     /// Serves plain HTTP on `listener` until the task is dropped.
     pub async fn serve_http(&self, listener: TcpListener) -> std::io::Result<()> {
         loop {

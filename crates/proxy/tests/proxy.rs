@@ -30,6 +30,12 @@ async fn instance(name: &'static str) -> (SocketAddr, JoinHandle<()>) {
             };
             connections.spawn(async move {
                 let service = service_fn(move |request: Request<Incoming>| async move {
+                    // Like most servers, refuse the absolute form a client must not send.
+                    if request.uri().authority().is_some() {
+                        let mut refused = Response::new(Full::new(Bytes::from("absolute form")));
+                        *refused.status_mut() = hyper::StatusCode::BAD_REQUEST;
+                        return Ok::<_, Infallible>(refused);
+                    }
                     let forwarded = request
                         .headers()
                         .get("x-forwarded-for")

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod http;
 pub mod images;
 pub mod lock;
+pub mod nginx;
 pub mod node2;
 pub mod pebble;
 pub mod registry;

@@ -353,14 +353,24 @@ pub async fn blocking<T: Send + 'static>(
 /// Removes the proxy service (and its token secrets) of the Captain whose proxy published
 /// `http_port`; other tests' proxies are left alone.
 pub fn remove_proxy(http_port: u16) {
-    let services =
-        testbed::docker(&["service", "ls", "--format", "{{.Name}} {{.Ports}}"]).unwrap_or_default();
-    let published = format!(":{http_port}->");
+    // Host-mode ports do not show in `docker service ls`: read each proxy's spec.
+    let services = testbed::docker(&["service", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
+    let published = format!("\"PublishedPort\":{http_port},");
     for service in services
         .lines()
-        .filter(|line| line.starts_with("captain-proxy-") && line.contains(&published))
-        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| name.starts_with("captain-proxy-"))
     {
+        let ports = testbed::docker(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{json .Spec.EndpointSpec.Ports}}",
+            service,
+        ])
+        .unwrap_or_default();
+        if !ports.contains(&published) {
+            continue;
+        }
         let _ = testbed::docker(&["service", "rm", service]);
         let secrets =
             testbed::docker(&["secret", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
