@@ -14,6 +14,7 @@ pub struct ServerContext {
     /// The proxy's route pusher, when ingress runs.
     pub ingress: Option<engine::ingress::IngressHandle>,
     pub edge: EdgeServices,
+    pub registry: RegistryServices,
     pub info: types::ServerInfo,
     /// Always mark the session cookie Secure (TLS ends before Captain).
     pub secure_cookies: bool,
@@ -28,6 +29,16 @@ pub struct EdgeServices {
     pub issuer: Option<engine::edge::acme::CertIssuer>,
     pub http_port: u16,
     pub https_port: u16,
+}
+
+/// Registries, the managed one's settings, and pushing what already runs.
+#[derive(Clone)]
+pub struct RegistryServices {
+    pub docker: engine::bollard::Docker,
+    pub store: engine::registry::RegistryStore,
+    pub secrets: engine::secrets::SecretStore,
+    pub pusher: engine::reconcile::Reconciler,
+    pub managed: engine::registry::managed::ManagedOptions,
 }
 
 impl ServerContext {

@@ -87,6 +87,22 @@ pub struct Config {
     #[arg(long, env = "CAPTAIN_DNS_SERVER")]
     pub dns_server: Option<SocketAddr>,
 
+    /// Image of the registry Captain runs when asked to (Registry page).
+    #[arg(long, env = "CAPTAIN_REGISTRY_IMAGE", default_value = "registry:2")]
+    pub registry_image: String,
+
+    /// Port the managed registry is published on, on this node.
+    #[arg(long, env = "CAPTAIN_REGISTRY_PORT", default_value_t = 5000)]
+    pub registry_port: u16,
+
+    /// Where Docker engines read registry CA certificates.
+    #[arg(
+        long,
+        env = "CAPTAIN_DOCKER_CERTS_DIR",
+        default_value = "/etc/docker/certs.d"
+    )]
+    pub docker_certs_dir: PathBuf,
+
     /// Port of the proxy's admin API on this node (protected by a token Captain keeps).
     #[arg(long, env = "CAPTAIN_PROXY_ADMIN_PORT", default_value_t = 8081)]
     pub proxy_admin_port: u16,

@@ -69,6 +69,7 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
         reconciler: prepared.reconciler,
         ingress: prepared.ingress,
         edge: prepared.edge,
+        registry: prepared.registry,
         info: prepared.info,
         secure_cookies,
     };

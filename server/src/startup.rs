@@ -20,6 +20,7 @@ pub struct Prepared {
     pub reconciler: ReconcilerHandle,
     pub ingress: Option<engine::ingress::IngressHandle>,
     pub edge: app::server_context::EdgeServices,
+    pub registry: app::server_context::RegistryServices,
     pub info: ServerInfo,
 }
 
@@ -50,7 +51,27 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
 
     let apps = AppStore::new(store.clone());
     let owner = installation_id(&store)?;
-    let reconciler = Reconciler::new(docker.clone(), apps.clone(), owner.clone()).spawn();
+    let registries = engine::registry::RegistryStore::new(store.clone(), secrets.clone());
+    let reconciler = Reconciler::new(docker.clone(), apps.clone(), owner.clone())
+        .with_registries(registries.clone());
+    let pusher = reconciler.clone();
+    let reconciler = reconciler.spawn();
+    // The managed registry is reached at this node's swarm address by every node.
+    let node_addr = engine::swarm::node_addr(&docker).await?;
+    let registry = app::server_context::RegistryServices {
+        docker: docker.clone(),
+        store: registries,
+        secrets: secrets.clone(),
+        pusher,
+        managed: engine::registry::managed::ManagedOptions {
+            image: config.registry_image.clone(),
+            port: config.registry_port,
+            node_addr,
+            node_id: swarm.node_id.clone(),
+            owner: owner.clone(),
+            certs_dir: config.docker_certs_dir.clone(),
+        },
+    };
     let edge_store =
         engine::edge::EdgeStore::new(store.clone(), secrets.clone(), &config.root_domain);
     let identifier = engine::edge::verify::identifier(&owner);
@@ -138,6 +159,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         reconciler,
         ingress,
         edge,
+        registry,
         info,
     })
 }

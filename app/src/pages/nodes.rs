@@ -18,6 +18,7 @@ pub fn NodesPage() -> impl IntoView {
     let initial = Resource::new(|| (), |_| get_cluster_snapshot());
     view! {
         <h1 class="text-2xl font-semibold">"Nodes"</h1>
+        <crate::pages::registry::MultiNodeWarning/>
         <p class="mt-1 text-sm text-slate-600">
             "Every server in the swarm and the instances on it, updated the moment Docker reports a change."
         </p>

@@ -171,12 +171,23 @@ impl AppStore {
     pub fn versions(&self, name: &str) -> Result<Vec<AppVersion>, AppError> {
         Ok(self.store.with(|db| {
             let mut statement = db.prepare(
-                "SELECT number, image, created_at, state, message FROM app_versions
+                "SELECT number, image, created_at, state, message, registry_image FROM app_versions
                  WHERE app = ?1 ORDER BY number DESC",
             )?;
             let versions = statement.query_map([name], read_version)?.collect();
             versions
         })?)
+    }
+
+    /// Records where version `number` was pushed.
+    pub fn set_registry_image(&self, name: &str, number: i64, image: &str) -> Result<(), AppError> {
+        self.store.with(|db| {
+            db.execute(
+                "UPDATE app_versions SET registry_image = ?1 WHERE app = ?2 AND number = ?3",
+                params![image, name, number],
+            )
+        })?;
+        Ok(())
     }
 
     /// Records how the deploy of `number` went; a live version supersedes older live ones.
@@ -306,6 +317,7 @@ fn read_version(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppVersion> {
         created_at: row.get(2)?,
         state: parse_state(&state),
         message: row.get(4)?,
+        registry_image: row.get(5)?,
     })
 }
 

@@ -13,12 +13,14 @@ pub mod edge;
 pub mod ingress;
 pub mod logs;
 pub mod reconcile;
+pub mod registry;
 pub mod secrets;
 pub mod status;
 pub mod store;
 pub mod swarm;
 
 pub use auth::{Auth, AuthError, Identity};
+pub use bollard;
 pub use docker::{connect, ConnectError, DockerAddress};
 pub use secrets::{Secret, SecretBox};
 pub use status::{HubOptions, StatusHub};

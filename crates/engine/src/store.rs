@@ -79,6 +79,19 @@ const MIGRATIONS: &[&str] = &[
         issued_at  INTEGER,
         problem    TEXT
     );",
+    // 5: registries deploys are pushed to (passwords sealed in `secrets`), and where each
+    // version was pushed.
+    "CREATE TABLE registries (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind        TEXT NOT NULL,
+        address     TEXT NOT NULL UNIQUE,
+        username    TEXT NOT NULL,
+        prefix      TEXT NOT NULL,
+        ca_pem      TEXT,
+        is_default  INTEGER NOT NULL DEFAULT 0,
+        created_at  INTEGER NOT NULL
+    );
+    ALTER TABLE app_versions ADD COLUMN registry_image TEXT;",
 ];
 
 pub const DATABASE_FILE: &str = "captain.db";

@@ -175,3 +175,13 @@ fn check_network(name: &str, network: bollard::models::NetworkInspect) -> Result
         })
     }
 }
+
+/// This node's address in the swarm (what other nodes reach it at).
+pub async fn node_addr(docker: &Docker) -> Result<String, SwarmError> {
+    let info = docker.info().await.map_err(SwarmError::Inspect)?;
+    Ok(info
+        .swarm
+        .and_then(|s| s.node_addr)
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "127.0.0.1".to_owned()))
+}

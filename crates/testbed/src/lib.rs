@@ -18,6 +18,7 @@ pub mod nginx;
 pub mod node2;
 pub mod pebble;
 pub mod registry;
+pub mod registry_image;
 pub mod tls;
 
 pub use command::{docker, docker_on, run};

@@ -43,8 +43,34 @@ pub fn ensure_nginx_image() -> Result<()> {
     }
     let context = tempfile::tempdir()?;
     std::fs::copy(&binary, context.path().join("nginx"))?;
-    let libs = context.path().join("lib");
-    std::fs::create_dir(&libs)?;
+    copy_linked_libraries(&binary, &context.path().join("lib"))?;
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!(
+            "FROM {DEBIAN_IMAGE}\nCOPY nginx /usr/sbin/nginx\nCOPY lib/ /opt/nginx-lib/\n\
+             ENV LD_LIBRARY_PATH=/opt/nginx-lib\n\
+             CMD [\"/bin/sh\", \"-c\", \"printf '%s' \\\"$NGINX_CONF\\\" > /tmp/nginx.conf && \
+             exec /usr/sbin/nginx -c /tmp/nginx.conf -g 'daemon off;'\"]\n"
+        ),
+    )?;
+    run(
+        "docker",
+        &[
+            "build",
+            "-q",
+            "-t",
+            NGINX_IMAGE,
+            context.path().to_str().unwrap(),
+        ],
+    )
+    .context("building the nginx image")?;
+    Ok(())
+}
+
+/// Copies the shared libraries `binary` links (other than glibc, which the Debian base
+/// image has in the same version) into `dest`, for an image's LD_LIBRARY_PATH.
+pub fn copy_linked_libraries(binary: &Path, dest: &Path) -> Result<()> {
+    std::fs::create_dir_all(dest)?;
     for line in run("ldd", &[binary.to_str().context("path is UTF-8")?])?.lines() {
         let Some(path) = line
             .split("=>")
@@ -68,30 +94,10 @@ pub fn ensure_nginx_image() -> Result<()> {
         .iter()
         .any(|prefix| name.starts_with(prefix));
         if !glibc {
-            std::fs::copy(file, libs.join(name))
-                .with_context(|| format!("copying {path}, which nginx links"))?;
+            std::fs::copy(file, dest.join(name))
+                .with_context(|| format!("copying {path}, which {} links", binary.display()))?;
         }
     }
-    std::fs::write(
-        context.path().join("Dockerfile"),
-        format!(
-            "FROM {DEBIAN_IMAGE}\nCOPY nginx /usr/sbin/nginx\nCOPY lib/ /opt/nginx-lib/\n\
-             ENV LD_LIBRARY_PATH=/opt/nginx-lib\n\
-             CMD [\"/bin/sh\", \"-c\", \"printf '%s' \\\"$NGINX_CONF\\\" > /tmp/nginx.conf && \
-             exec /usr/sbin/nginx -c /tmp/nginx.conf -g 'daemon off;'\"]\n"
-        ),
-    )?;
-    run(
-        "docker",
-        &[
-            "build",
-            "-q",
-            "-t",
-            NGINX_IMAGE,
-            context.path().to_str().unwrap(),
-        ],
-    )
-    .context("building the nginx image")?;
     Ok(())
 }
 

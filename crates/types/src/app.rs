@@ -155,6 +155,9 @@ pub struct AppVersion {
     pub state: DeployState,
     /// Why it failed, or other detail worth showing.
     pub message: String,
+    /// Where this version was pushed (`registry/prefix/app:vN`), when a registry is set.
+    #[serde(default)]
+    pub registry_image: Option<String>,
 }
 
 /// Parses `KEY=VALUE` lines (blank lines and `#` comments skipped), as the settings form

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod cluster;
 pub mod edge;
+pub mod registry;
 pub mod server;
 pub mod status;
 pub mod validate;

@@ -38,6 +38,7 @@ pub fn AppsPage() -> impl IntoView {
     let apps = Resource::new(move || create.version().get(), |_| list_apps());
     view! {
         <h1 class="text-2xl font-semibold">"Apps"</h1>
+        <crate::pages::registry::MultiNodeWarning/>
         <ActionForm action=create attr:class="mt-6 grid grid-cols-2 gap-3 rounded-lg border border-slate-200 bg-white p-5 sm:grid-cols-5 items-end">
             <label class="text-sm sm:col-span-1">"Name"
                 <input class=INPUT name="name" required placeholder="my-app" maxlength=types::validate::APP_NAME_MAX_CHARS/>

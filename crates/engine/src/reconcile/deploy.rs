@@ -46,28 +46,7 @@ fn template_image(template: Option<&TaskSpec>) -> Option<&str> {
 }
 
 impl Reconciler {
-    /// Whether the app's image can run; if it cannot, the deploy is marked failed.
-    pub(super) async fn image_ready(&self, app: &App) -> Result<bool, ReconcileError> {
-        let latest = self.apps.versions(&app.name)?.into_iter().next();
-        if let Some(version) = &latest {
-            if version.state == DeployState::Failed && version.image == app.spec.image {
-                return Ok(false); // already reported; retrying would only repeat the error
-            }
-        }
-        if self.docker.inspect_image(&app.spec.image).await.is_ok() {
-            return Ok(true);
-        }
-        match self.pull(&app.spec.image).await {
-            Ok(()) => Ok(true),
-            Err(reason) => {
-                let message = format!("image {} is not available: {reason}", app.spec.image);
-                self.fail(app, latest.as_ref(), &message)?;
-                Ok(false)
-            }
-        }
-    }
-
-    async fn pull(&self, image: &str) -> Result<(), String> {
+    pub(super) async fn pull(&self, image: &str) -> Result<(), String> {
         let options = CreateImageOptionsBuilder::default()
             .from_image(image)
             .build();
@@ -88,7 +67,7 @@ impl Reconciler {
             })?
     }
 
-    fn fail(
+    pub(super) fn fail(
         &self,
         app: &App,
         version: Option<&AppVersion>,
@@ -148,7 +127,7 @@ impl Reconciler {
         let running = tasks
             .iter()
             .filter(|task| task.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING))
-            .filter(|task| task_image(task) == Some(version.image.as_str()))
+            .filter(|task| task_image(task) == Some(version_image(&version)))
             .count();
         if running >= app.spec.instances as usize {
             self.apps
@@ -159,7 +138,7 @@ impl Reconciler {
         if status.is_none() && running == 0 {
             let failed = tasks
                 .iter()
-                .filter(|task| is_failed(task) && task_image(task) == Some(version.image.as_str()))
+                .filter(|task| is_failed(task) && task_image(task) == Some(version_image(&version)))
                 .count();
             if failed >= FAILED_TASKS_BEFORE_GIVING_UP {
                 let reason = self.task_failure(app).await.unwrap_or_default();
@@ -246,6 +225,14 @@ impl Reconciler {
         }
         Ok(())
     }
+}
+
+/// The image a version's tasks run: its pushed reference when it was pushed.
+fn version_image(version: &types::AppVersion) -> &str {
+    version
+        .registry_image
+        .as_deref()
+        .unwrap_or(version.image.as_str())
 }
 
 fn is_failed(task: &Task) -> bool {

@@ -7,6 +7,7 @@
 //! live, or failed with the reason (and the previous version restored).
 
 mod deploy;
+mod images;
 pub mod spec;
 
 use crate::apps::{AppError, AppStore};
@@ -69,6 +70,8 @@ pub struct Reconciler {
     apps: AppStore,
     /// This installation's ID; see [`OWNER_LABEL`].
     owner: String,
+    /// Where deploys are pushed, when a registry is set up.
+    registries: Option<crate::registry::RegistryStore>,
 }
 
 impl Reconciler {
@@ -77,7 +80,14 @@ impl Reconciler {
             docker,
             apps,
             owner: owner.into(),
+            registries: None,
         }
+    }
+
+    /// Pushes every deploy to the default registry of `registries` (once there is one).
+    pub fn with_registries(mut self, registries: crate::registry::RegistryStore) -> Self {
+        self.registries = Some(registries);
+        self
     }
 
     /// Runs the reconcile loop in the background until the runtime stops.
@@ -140,13 +150,12 @@ impl Reconciler {
         if app.spec.image.is_empty() {
             return Ok(false); // created but never deployed: nothing to run yet
         }
-        let desired = service_spec(app, &self.owner);
         let Some(service) = service else {
-            if !self.image_ready(app).await? {
+            let Some(run) = self.prepare_image(app).await? else {
                 return Ok(false);
-            }
+            };
             self.docker
-                .create_service(desired, None)
+                .create_service(service_spec(app, &self.owner, &run.image), run.credentials)
                 .await
                 .map_err(|source| ReconcileError::Create {
                     app: app.name.clone(),
@@ -167,22 +176,28 @@ impl Reconciler {
             .as_ref()
             .and_then(|m| m.replicated.as_ref())
             .and_then(|r| r.replicas);
+        let mut run = self.planned_image(app)?;
+        let desired = service_spec(app, &self.owner, &run.image);
         let same = fingerprint_of(&current) == fingerprint_of(&desired)
             && replicas == Some(i64::from(app.spec.instances));
         if same {
             return Ok(outcome == deploy::Outcome::InFlight);
         }
-        let image_changed = deploy::service_image(&current) != Some(app.spec.image.as_str());
-        if image_changed && !self.image_ready(app).await? {
-            return Ok(false);
+        let image_changed = deploy::service_image(&current) != Some(run.image.as_str());
+        if image_changed {
+            match self.prepare_image(app).await? {
+                Some(prepared) => run = prepared,
+                None => return Ok(false),
+            }
         }
+        let desired = service_spec(app, &self.owner, &run.image);
         let version = service.version.as_ref().and_then(|v| v.index).unwrap_or(0);
         let options = UpdateServiceOptions {
             version: version as i32,
             ..Default::default()
         };
         self.docker
-            .update_service(&app.service_name(), desired, options, None)
+            .update_service(&app.service_name(), desired, options, run.credentials)
             .await
             .map_err(|source| ReconcileError::Update {
                 app: app.name.clone(),

@@ -28,8 +28,9 @@ pub fn volume_name(app: &str, volume: &str) -> String {
 }
 
 /// The service spec for `app`, labelled with its own fingerprint.
-pub fn service_spec(app: &App, owner: &str) -> ServiceSpec {
-    let mut spec = unlabelled_spec(app, owner);
+/// The service for `app`, running `image` (the app's own, or its pushed reference).
+pub fn service_spec(app: &App, owner: &str, image: &str) -> ServiceSpec {
+    let mut spec = unlabelled_spec(app, owner, image);
     let fingerprint = fingerprint(&spec);
     spec.labels
         .get_or_insert_with(HashMap::new)
@@ -84,7 +85,7 @@ fn write_canonical(value: &serde_json::Value, out: &mut String) {
     }
 }
 
-fn unlabelled_spec(app: &App, owner: &str) -> ServiceSpec {
+fn unlabelled_spec(app: &App, owner: &str, image: &str) -> ServiceSpec {
     let labels = HashMap::from([
         (MANAGED_LABEL.to_owned(), "true".to_owned()),
         (APP_LABEL.to_owned(), app.name.clone()),
@@ -119,7 +120,7 @@ fn unlabelled_spec(app: &App, owner: &str) -> ServiceSpec {
         labels: Some(labels.clone()),
         task_template: Some(TaskSpec {
             container_spec: Some(TaskSpecContainerSpec {
-                image: Some(app.spec.image.clone()),
+                image: Some(image.to_owned()),
                 env: Some(env),
                 labels: Some(labels),
                 mounts: Some(mounts),
@@ -217,16 +218,16 @@ mod tests {
             ..AppSpec::default()
         });
         assert_eq!(
-            fingerprint_of(&service_spec(&a, "o")),
-            fingerprint_of(&service_spec(&b, "o"))
+            fingerprint_of(&service_spec(&a, "o", &a.spec.image)),
+            fingerprint_of(&service_spec(&b, "o", &b.spec.image))
         );
         let c = app(AppSpec {
             instances: 2,
             ..a.spec.clone()
         });
         assert_ne!(
-            fingerprint_of(&service_spec(&a, "o")),
-            fingerprint_of(&service_spec(&c, "o"))
+            fingerprint_of(&service_spec(&a, "o", &a.spec.image)),
+            fingerprint_of(&service_spec(&c, "o", &c.spec.image))
         );
     }
 
@@ -236,10 +237,10 @@ mod tests {
             image: "nginx".into(),
             ..AppSpec::default()
         });
-        let first = service_spec(&a, "o");
+        let first = service_spec(&a, "o", &a.spec.image);
         for _ in 0..20 {
             assert_eq!(
-                fingerprint_of(&service_spec(&a, "o")),
+                fingerprint_of(&service_spec(&a, "o", &a.spec.image)),
                 fingerprint_of(&first)
             );
         }
@@ -253,6 +254,7 @@ mod tests {
                 ..AppSpec::default()
             }),
             "o",
+            "nginx",
         );
         let order = |spec: &ServiceSpec| spec.update_config.as_ref().unwrap().order;
         assert_eq!(
@@ -269,6 +271,7 @@ mod tests {
                 ..AppSpec::default()
             }),
             "o",
+            "nginx",
         );
         assert_eq!(
             order(&with_volume),
