@@ -52,6 +52,28 @@ async fn wait_until(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Deploys `image` as the settings form does.
+async fn deploy(captain: &Captain, cookie: &str, app: &str, image: &str) {
+    let details = call_json(captain, cookie, "get_app", &[("name", app)]).await;
+    let revision = details["app"]["revision"].to_string();
+    let instances = details["app"]["spec"]["instances"].to_string();
+    call_json(
+        captain,
+        cookie,
+        "save_app",
+        &[
+            ("name", app),
+            ("revision", &revision),
+            ("image", image),
+            ("http_port", "80"),
+            ("instances", &instances),
+            ("env", ""),
+            ("volumes", ""),
+        ],
+    )
+    .await;
+}
+
 /// The newest version of `app`, as the app page gets it.
 async fn latest_version(captain: &Captain, cookie: &str, app: &str) -> Value {
     let details = call_json(captain, cookie, "get_app", &[("name", app)]).await;
@@ -199,6 +221,40 @@ async fn the_managed_registry_takes_every_deploy_and_serves_every_node() {
     .await;
     drop(node2);
 
+    // Version 2, then clean-up keeping one version per app: v1 goes, its disk is freed.
+    deploy(&captain, &cookie, &app, TICKER_IMAGE).await;
+    let v2_ref = format!("{address}/captain/{app}:v2");
+    wait_until("version 2 to run from the registry", 90, || {
+        service_image(&app).starts_with(&v2_ref)
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while latest_version(&captain, &cookie, &app).await["state"] != "Live" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "version 2 never went live"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let report = call_json(&captain, &cookie, "clean_up_registry", &[("keep", "1")]).await;
+    assert_eq!(
+        report["deleted"],
+        serde_json::json!([format!("captain/{app}:v1")]),
+        "{report}"
+    );
+    assert!(
+        report["bytes_after"].as_u64() < report["bytes_before"].as_u64(),
+        "{report}"
+    );
+    assert_eq!(
+        client.tags(&format!("captain/{app}")).await.unwrap(),
+        vec!["v2"]
+    );
+    assert_eq!(
+        client.tags(&format!("captain/{early}")).await.unwrap(),
+        vec!["v1"]
+    );
+
     // A stopped registry: the next deploy fails saying so; the app keeps its version.
     let registry_service = docker(&["service", "ls", "--format", "{{.Name}}"])
         .unwrap()
@@ -229,23 +285,7 @@ async fn the_managed_registry_takes_every_deploy_and_serves_every_node() {
         std::net::TcpStream::connect((LEADER_ADDR, port.parse::<u16>().unwrap())).is_err()
     })
     .await;
-    let details = call_json(&captain, &cookie, "get_app", &[("name", &app)]).await;
-    let revision = details["app"]["revision"].to_string();
-    call_json(
-        &captain,
-        &cookie,
-        "save_app",
-        &[
-            ("name", &app),
-            ("revision", &revision),
-            ("image", TICKER_IMAGE),
-            ("http_port", "80"),
-            ("instances", "1"),
-            ("env", ""),
-            ("volumes", ""),
-        ],
-    )
-    .await;
+    deploy(&captain, &cookie, &app, HTTPD_IMAGE).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let failed = loop {
         let version = latest_version(&captain, &cookie, &app).await;
@@ -264,12 +304,12 @@ async fn the_managed_registry_takes_every_deploy_and_serves_every_node() {
         "{message}"
     );
     assert!(
-        service_image(&app).starts_with(&pushed_ref),
-        "the app must keep v1"
+        service_image(&app).starts_with(&v2_ref),
+        "the app must keep v2"
     );
     assert_eq!(
         call_json(&captain, &cookie, "get_app", &[("name", &app)]).await["app"]["spec"]["image"],
-        HTTPD_IMAGE,
+        TICKER_IMAGE,
         "the app's spec goes back to the version that runs"
     );
 

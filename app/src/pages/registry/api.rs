@@ -153,3 +153,38 @@ pub async fn push_existing_apps() -> Result<Vec<PushOutcome>, ServerFnError> {
     context.apps_changed();
     Ok(outcomes)
 }
+
+/// Deletes the managed registry's images no app needs (keeping the newest `keep` versions
+/// of each app and what runs) and frees their layers; reports disk used before and after.
+#[server]
+pub async fn clean_up_registry(keep: u32) -> Result<engine_free::CleanupReport, ServerFnError> {
+    use crate::server_context::{server_context, to_server_error};
+    let context = server_context()?;
+    let registry = &context.registry;
+    let report = engine::registry::cleanup::clean_up(
+        &registry.docker,
+        &registry.store,
+        &context.apps,
+        &registry.managed,
+        keep.max(1) as usize,
+    )
+    .await
+    .map_err(to_server_error)?;
+    Ok(engine_free::CleanupReport {
+        deleted: report.deleted,
+        bytes_before: report.bytes_before,
+        bytes_after: report.bytes_after,
+    })
+}
+
+/// Browser-side twins of engine types (the WASM build has no engine).
+pub mod engine_free {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CleanupReport {
+        pub deleted: Vec<String>,
+        pub bytes_before: u64,
+        pub bytes_after: u64,
+    }
+}

@@ -8,8 +8,8 @@ use crate::components::badge::{Badge, Tone};
 use crate::components::form::{error_text, failure, field_failure, other_failure, FieldError};
 use crate::live::LiveCluster;
 use api::{
-    get_registries, AddRegistry, EnableManagedRegistry, MakeDefaultRegistry, PushExistingApps,
-    RegistryOverview, RemoveRegistry,
+    get_registries, AddRegistry, CleanUpRegistry, EnableManagedRegistry, MakeDefaultRegistry,
+    PushExistingApps, RegistryOverview, RemoveRegistry,
 };
 use leptos::prelude::*;
 use types::registry::{RegistryInfo, RegistryKind};
@@ -61,6 +61,7 @@ pub fn RegistryPage() -> impl IntoView {
                 </button>
             </ActionForm>
             <FieldError message=Signal::derive(move || enable.value().with(failure))/>
+            <CleanUp/>
         </section>
         <section class=SECTION>
             <h2 class="text-lg font-semibold">"2 · Third-party registry"</h2>
@@ -87,6 +88,33 @@ pub fn RegistryPage() -> impl IntoView {
             </ActionForm>
             <FieldError message=Signal::derive(move || add.value().with(|r| other_failure(r, &["address", "prefix"])))/>
         </section>
+    }
+}
+
+/// Frees the managed registry's disk: old versions out, then garbage collection.
+#[component]
+fn CleanUp() -> impl IntoView {
+    let clean = ServerAction::<CleanUpRegistry>::new();
+    view! {
+        <ActionForm action=clean attr:class="mt-4 flex flex-wrap items-end gap-3">
+            <label class="text-sm">"Keep the newest versions per app"
+                <input class=INPUT type="number" name="keep" min="1" max="100" value="3"/>
+            </label>
+            <button class=BUTTON type="submit" disabled=move || clean.pending().get()>
+                {move || if clean.pending().get() { "Cleaning up…" } else { "Clean up the managed registry" }}
+            </button>
+        </ActionForm>
+        <FieldError message=Signal::derive(move || clean.value().with(failure))/>
+        {move || clean.value().get().and_then(Result::ok).map(|report| view! {
+            <p class="mt-2 text-sm text-slate-700" data-testid="cleanup-report">
+                {format!(
+                    "Deleted {} image(s); disk used {} → {}.",
+                    report.deleted.len(),
+                    crate::format::bytes(report.bytes_before as i64),
+                    crate::format::bytes(report.bytes_after as i64)
+                )}
+            </p>
+        })}
     }
 }
 

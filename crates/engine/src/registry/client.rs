@@ -223,6 +223,31 @@ impl RegistryClient {
         }
     }
 
+    /// Every repository in the registry.
+    pub async fn catalog(&self) -> Result<Vec<String>, RegistryError> {
+        let (status, _, body) = self
+            .request(Method::GET, "/v2/_catalog?n=1000", None)
+            .await?;
+        if !status.is_success() {
+            return Err(RegistryError::Unexpected {
+                address: self.address.clone(),
+                status: status.as_u16(),
+                what: "GET /v2/_catalog".into(),
+            });
+        }
+        let listing: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| self.unreachable(e))?;
+        Ok(listing["repositories"]
+            .as_array()
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// Tags of `repository` (empty if the repository does not exist).
     pub async fn tags(&self, repository: &str) -> Result<Vec<String>, RegistryError> {
         let path = format!("/v2/{repository}/tags/list");

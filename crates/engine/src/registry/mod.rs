@@ -2,6 +2,7 @@
 //! ([`managed`]: TLS from Captain's own CA, a generated password, no public domain needed)
 //! or a third party's, checked before it is saved. Passwords live sealed in `secrets`.
 
+pub mod cleanup;
 pub mod client;
 pub mod managed;
 pub mod push;
