@@ -1,6 +1,7 @@
 //! One app's page: its instances live, a scale control, the settings form and its deploys.
 
 use super::api::{get_app, get_traffic, AppDetails, DeleteApp, RollBackApp, SaveApp, ScaleApp};
+use super::deploys::Deploys;
 use super::domains::DomainsPanel;
 use super::running_instances;
 use crate::components::badge::{Badge, Tone};
@@ -11,7 +12,7 @@ use crate::live::LiveCluster;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::HashMap;
-use types::{ClusterSnapshot, DeployState, TaskInfo, TaskState, Traffic};
+use types::{ClusterSnapshot, TaskInfo, TaskState, Traffic};
 
 const SECTION: &str = "mt-6 rounded-lg border border-slate-200 bg-white p-5";
 const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 text-sm";
@@ -81,7 +82,7 @@ fn AppView(
         get_traffic()
     });
     let (scale_name, save_name, logs_name) = (name.clone(), name.clone(), name.clone());
-    let domains_name = name.clone();
+    let (domains_name, deploys_name) = (name.clone(), name.clone());
     view! {
         <div class="flex items-center gap-3">
             <h1 class="text-2xl font-semibold">{name.clone()}</h1>
@@ -145,37 +146,7 @@ fn AppView(
             <FieldError message=Signal::derive(move || save.value().with(|r| other_failure(r, &["image", "env", "volumes"])))/>
         </section>
         <section class=SECTION>
-            <h2 class="text-lg font-semibold">"Deploys"</h2>
-            <ul class="mt-3 divide-y divide-slate-100 text-sm" data-testid="versions">
-                {versions.into_iter().enumerate().map(|(index, version)| {
-                    let roll_back = expect_context::<ServerAction<RollBackApp>>();
-                    let app_name = app.name.clone();
-                    let number = version.number;
-                    // Only images that once ran are offered, and not the one in use now.
-                    let offer = index > 0 && matches!(version.state, DeployState::Superseded);
-                    let tone = match version.state {
-                        DeployState::Live => Tone::Good,
-                        DeployState::Deploying => Tone::Busy,
-                        DeployState::Failed => Tone::Bad,
-                        DeployState::Superseded => Tone::Neutral,
-                    };
-                    view! {
-                        <li class="flex flex-wrap items-center gap-3 py-2" data-testid="version" data-state=format!("{:?}", version.state)>
-                            <span class="font-mono">{format!("v{}", version.number)}</span>
-                            <span class="font-mono text-xs">{version.image}</span>
-                            <Badge tone label=format!("{:?}", version.state)/>
-                            <span class="text-xs text-slate-500">{format::unix_time(version.created_at)}</span>
-                            <span class="text-xs text-rose-700">{version.message}</span>
-                            {offer.then(|| view! {
-                                <button class="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100"
-                                    on:click=move |_| { roll_back.dispatch(RollBackApp { name: app_name.clone(), number }); }>
-                                    "Roll back to this"
-                                </button>
-                            })}
-                        </li>
-                    }
-                }).collect_view()}
-            </ul>
+            <Deploys app=deploys_name initial=versions/>
         </section>
         <section class=SECTION>
             <h2 class="text-lg font-semibold text-rose-800">"Delete"</h2>

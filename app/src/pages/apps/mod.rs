@@ -1,6 +1,7 @@
 //! The Apps pages: the list with a create form, and each app's own page.
 
 pub mod api;
+mod deploys;
 mod detail;
 mod domains;
 pub mod edge_api;
