@@ -6,6 +6,8 @@ use leptos::prelude::*;
 /// Provided by the server for every request; server functions take what they need.
 #[derive(Clone)]
 pub struct ServerContext {
+    /// The engine of the node Captain runs on (a swarm manager).
+    pub docker: engine::bollard::Docker,
     pub hub: engine::StatusHub,
     pub auth: engine::Auth,
     /// Desired state of apps; write here, then wake the reconciler.

@@ -63,6 +63,7 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
     let apps = prepared.apps.clone();
     let docker = prepared.docker.clone();
     let context = ServerContext {
+        docker: prepared.docker.clone(),
         hub: prepared.hub.clone(),
         auth: prepared.auth,
         apps: prepared.apps,

@@ -2,6 +2,7 @@
 
 pub mod apps;
 pub mod auth;
+pub mod node_actions;
 pub mod nodes;
 pub mod registry;
 pub mod settings;

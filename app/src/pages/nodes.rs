@@ -110,6 +110,7 @@ fn NodeCard<'a>(node: NodeInfo, snapshot: &'a ClusterSnapshot) -> impl IntoView 
                 <Fact label="CPUs" value=format!("{:.1}", node.cpus())/>
                 <Fact label="Memory" value=format::bytes(node.memory_bytes)/>
             </dl>
+            <super::node_actions::NodeActions node=node.clone()/>
             <h3 class="mt-4 text-xs font-semibold uppercase tracking-wide text-slate-500">"Instances"</h3>
             <ul class="mt-1 divide-y divide-slate-100 text-sm">
                 {if instances.is_empty() {

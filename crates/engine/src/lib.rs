@@ -12,6 +12,7 @@ pub mod docker_raw;
 pub mod edge;
 pub mod ingress;
 pub mod logs;
+pub mod nodes;
 pub mod reconcile;
 pub mod registry;
 pub mod secrets;

@@ -260,6 +260,13 @@ impl Node2 {
     fn forget_swarm(&self) -> Result<()> {
         let state = self.docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"])?;
         if state != "inactive" {
+            // A manager that just leaves takes the quorum with it (two managers need both):
+            // demote it from the leader's side first, while it is still up.
+            let id = self.node_id().unwrap_or_default();
+            let role = docker(&["node", "inspect", "--format", "{{.Spec.Role}}", &id]);
+            if role.is_ok_and(|role| role == "manager") {
+                let _ = docker(&["node", "demote", &id]);
+            }
             self.docker(&["swarm", "leave", "--force"])?;
         }
         let ids = docker(&["node", "ls", "-q"])?;

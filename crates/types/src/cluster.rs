@@ -178,3 +178,10 @@ impl ClusterSnapshot {
             .unwrap_or_else(|| id.0.clone())
     }
 }
+
+/// An instance running on a node, as the drain preview lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedInstance {
+    pub service: String,
+    pub slot: Option<i64>,
+}

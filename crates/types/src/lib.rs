@@ -16,8 +16,8 @@ pub mod validate;
 pub use app::{App, AppSpec, AppVersion, DeployState, EnvVar, LogLine, Traffic, VolumeMount};
 pub use auth::{ApiTokenInfo, AuthState, NewApiToken, SessionInfo};
 pub use cluster::{
-    Availability, ClusterSnapshot, NodeId, NodeInfo, NodeRole, NodeState, ServiceId, ServiceInfo,
-    TaskId, TaskInfo, TaskState,
+    Availability, ClusterSnapshot, NodeId, NodeInfo, NodeRole, NodeState, PlacedInstance,
+    ServiceId, ServiceInfo, TaskId, TaskInfo, TaskState,
 };
 pub use edge::{AppEdge, CertificateInfo, DomainInfo};
 pub use server::ServerInfo;
