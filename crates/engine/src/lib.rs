@@ -11,6 +11,7 @@ pub mod docker;
 pub mod docker_raw;
 pub mod edge;
 pub mod ingress;
+pub mod join;
 pub mod logs;
 pub mod nodes;
 pub mod reconcile;
