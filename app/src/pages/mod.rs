@@ -2,6 +2,7 @@
 
 pub mod apps;
 pub mod auth;
+pub mod join;
 pub mod node_actions;
 pub mod nodes;
 pub mod registry;

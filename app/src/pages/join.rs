@@ -1,0 +1,140 @@
+//! The "Join a server" wizard on the Nodes page: read the server's host key for the user
+//! to confirm, then check and join it over SSH. The private key travels once, in this
+//! request, and is never stored or logged.
+
+use crate::components::form::{error_text, failure, FieldError};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 text-sm";
+const BUTTON: &str = "rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-50";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinOutcome {
+    pub node_id: String,
+    /// Each check and step, in order, with what it found.
+    pub steps: Vec<(String, String)>,
+}
+
+/// This server's address as other servers reach it (the wizard's default Captain IP).
+#[server]
+pub async fn captain_address() -> Result<String, ServerFnError> {
+    Ok(crate::server_context::server_context()?
+        .registry
+        .managed
+        .node_addr)
+}
+
+#[server]
+pub async fn read_host_key(remote_ip: String, ssh_port: u16) -> Result<String, ServerFnError> {
+    use crate::server_context::to_server_error;
+    engine::join::host_key(remote_ip.trim(), ssh_port)
+        .await
+        .map_err(to_server_error)
+}
+
+/// `remote` is the server's `IP:SSH-PORT`, as step 1 read its host key.
+#[server]
+pub async fn join_server(
+    captain_ip: String,
+    remote: String,
+    user: String,
+    private_key: String,
+    passphrase: Option<String>,
+    role: String,
+    host_key: String,
+) -> Result<JoinOutcome, ServerFnError> {
+    use crate::server_context::{server_context, to_server_error};
+    use engine::join::{JoinRequest, JoinRole};
+    let context = server_context()?;
+    let (remote_ip, ssh_port) = remote
+        .trim()
+        .rsplit_once(':')
+        .and_then(|(ip, port)| Some((ip.to_owned(), port.parse::<u16>().ok()?)))
+        .ok_or_else(|| to_server_error(format!("{remote} is not IP:PORT")))?;
+    let request = JoinRequest {
+        captain_ip: captain_ip.trim().to_owned(),
+        remote_ip,
+        ssh_port,
+        user: user.trim().to_owned(),
+        private_key: engine::Secret::new(private_key),
+        passphrase: passphrase
+            .filter(|p| !p.is_empty())
+            .map(engine::Secret::new),
+        role: if role == "manager" {
+            JoinRole::Manager
+        } else {
+            JoinRole::Worker
+        },
+        host_key: Some(host_key),
+    };
+    let mut steps = Vec::new();
+    let node_id = engine::join::join(&context.docker, &request, |p| {
+        steps.push((p.step, p.detail))
+    })
+    .await
+    .map_err(to_server_error)?;
+    context.hub.refresh_soon();
+    Ok(JoinOutcome { node_id, steps })
+}
+
+#[component]
+pub fn JoinWizard() -> impl IntoView {
+    let read = ServerAction::<ReadHostKey>::new();
+    let join = ServerAction::<JoinServer>::new();
+    let captain = Resource::new(|| (), |_| captain_address());
+    let remote_ip = RwSignal::new(String::new());
+    let port = RwSignal::new("22".to_owned());
+    let fingerprint = move || read.value().get().and_then(Result::ok);
+    view! {
+        <section class="mt-6 rounded-lg border border-slate-200 bg-white p-5" data-testid="join-wizard">
+            <h2 class="text-lg font-semibold">"Join a server"</h2>
+            <p class="mt-1 text-sm text-slate-600">
+                "Ports 2377/tcp, 7946/tcp+udp and 4789/udp must be open between the servers. Docker must be installed on the new server."
+            </p>
+            <ActionForm action=read attr:class="mt-3 grid gap-3 sm:grid-cols-3 items-end">
+                <label class="text-sm">"Remote IP (as Captain sees it)"
+                    <input class=INPUT name="remote_ip" required bind:value=remote_ip data-testid="join-remote-ip"/>
+                </label>
+                <label class="text-sm">"SSH port"
+                    <input class=INPUT type="number" name="ssh_port" min="1" max="65535" bind:value=port/>
+                </label>
+                <button class=BUTTON type="submit" disabled=move || read.pending().get() data-testid="join-read-key">"1 · Show its host key"</button>
+            </ActionForm>
+            <FieldError message=Signal::derive(move || read.value().with(failure))/>
+            {move || fingerprint().map(|key| view! {
+                <div class="mt-4 rounded-md bg-slate-50 p-3 text-sm">
+                    <p>"The server's host key is "<span class="font-mono" data-testid="join-fingerprint">{key.clone()}</span>". Continue only if that is the server you mean."</p>
+                    <ActionForm action=join attr:class="mt-3 grid gap-3 sm:grid-cols-2">
+                        <input type="hidden" name="remote" value=format!("{}:{}", remote_ip.get().trim(), port.get().trim())/>
+                        <input type="hidden" name="host_key" value=key/>
+                        <label class="text-sm">"Captain IP (as the new server sees it)"
+                            <input class=INPUT name="captain_ip" required value=move || captain.get().and_then(Result::ok).unwrap_or_default()/>
+                        </label>
+                        <label class="text-sm">"SSH user"<input class=INPUT name="user" value="root" required/></label>
+                        <label class="text-sm sm:col-span-2">"Private key (OpenSSH or PEM; used once, never stored)"
+                            <textarea class=format!("{INPUT} font-mono") name="private_key" rows="4" required autocomplete="off" data-testid="join-key"></textarea>
+                        </label>
+                        <label class="text-sm">"Key passphrase (if any)"<input class=INPUT type="password" name="passphrase" autocomplete="off"/></label>
+                        <label class="text-sm">"Join as"
+                            <select class=INPUT name="role"><option value="worker">"worker"</option><option value="manager">"manager"</option></select>
+                        </label>
+                        <div class="sm:col-span-2">
+                            <button class=BUTTON type="submit" disabled=move || join.pending().get() data-testid="join-submit">
+                                {move || if join.pending().get() { "Checking and joining…" } else { "2 · Check and join" }}
+                            </button>
+                        </div>
+                    </ActionForm>
+                </div>
+            })}
+            {move || join.value().get().map(|result| match result {
+                Ok(outcome) => view! {
+                    <ul class="mt-3 text-sm text-emerald-800" data-testid="join-steps">
+                        {outcome.steps.into_iter().map(|(step, detail)| view! { <li>{format!("✓ {step}: {detail}")}</li> }).collect_view()}
+                    </ul>
+                }.into_any(),
+                Err(error) => view! { <p class="mt-3 text-sm text-rose-700" data-testid="join-error">{error_text(&error)}</p> }.into_any(),
+            })}
+        </section>
+    }
+}

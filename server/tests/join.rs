@@ -1,0 +1,73 @@
+//! The "Join a server" wizard's API against node2's real sshd: read the host key, join
+//! with the private key, and the key shows up nowhere — not in the answer, not in the
+//! log, not in Captain's data folder.
+
+mod common;
+
+use common::{blocking, Captain};
+use serde_json::Value;
+use testbed::{docker, Node2, LEADER_ADDR, NODE2_ADDR};
+
+#[tokio::test]
+async fn the_wizard_joins_a_server_and_forgets_its_key() {
+    let node2 = blocking(Node2::acquire).await.unwrap();
+    let key = std::fs::read_to_string(node2.ssh_key_path()).unwrap();
+    let captain = Captain::start(&[]).unwrap();
+    let cookie = captain.sign_in().await.unwrap();
+
+    let read = captain
+        .call(
+            &cookie,
+            "read_host_key",
+            &[("remote_ip", NODE2_ADDR), ("ssh_port", "22")],
+        )
+        .await
+        .unwrap();
+    let fingerprint: String = serde_json::from_str(&read.body).unwrap();
+    assert!(fingerprint.starts_with("SHA256:"), "{read:?}");
+
+    let remote = format!("{NODE2_ADDR}:22");
+    let joined = captain
+        .call(
+            &cookie,
+            "join_server",
+            &[
+                ("captain_ip", LEADER_ADDR),
+                ("remote", &remote),
+                ("user", "root"),
+                ("private_key", &key),
+                ("passphrase", ""),
+                ("role", "worker"),
+                ("host_key", &fingerprint),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(joined.status < 400, "{joined:?}\n{}", captain.log());
+    let outcome: Value = serde_json::from_str(&joined.body).unwrap();
+    let node_id = outcome["node_id"].as_str().unwrap();
+    assert_eq!(
+        docker(&["node", "inspect", "--format", "{{.Status.State}}", node_id]).unwrap(),
+        "ready"
+    );
+    assert_eq!(outcome["steps"].as_array().unwrap().len(), 7, "{outcome}");
+
+    // The key's secret part appears in no answer, no log line, no file Captain keeps.
+    let secret_line = key
+        .lines()
+        .find(|line| line.len() > 40 && !line.starts_with("-----"))
+        .unwrap()
+        .to_owned();
+    assert!(!joined.body.contains(&secret_line));
+    assert!(!captain.log().contains(&secret_line));
+    let data_dir = captain.data_dir.path().to_owned();
+    let found = testbed::run(
+        "grep",
+        &["-rl", "--", &secret_line, data_dir.to_str().unwrap()],
+    );
+    assert!(
+        found.is_err() || found.unwrap().is_empty(),
+        "the key was written to disk"
+    );
+    drop(node2);
+}
