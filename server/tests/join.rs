@@ -1,6 +1,6 @@
 //! The "Join a server" wizard's API against node2's real sshd: read the host key, join
-//! with the private key, and the key shows up nowhere — not in the answer, not in the
-//! log, not in Captain's data folder.
+//! with the private key (installing the managed registry's CA on the way), and the key
+//! shows up nowhere — not in the answer, not in the log, not in Captain's data folder.
 
 mod common;
 
@@ -10,10 +10,28 @@ use testbed::{docker, Node2, LEADER_ADDR, NODE2_ADDR};
 
 #[tokio::test]
 async fn the_wizard_joins_a_server_and_forgets_its_key() {
-    let node2 = blocking(Node2::acquire).await.unwrap();
+    let node2 = blocking(|| {
+        testbed::ensure_debian_base()?;
+        testbed::registry_image::ensure_registry_image()?;
+        Node2::acquire()
+    })
+    .await
+    .unwrap();
     let key = std::fs::read_to_string(node2.ssh_key_path()).unwrap();
-    let captain = Captain::start(&[]).unwrap();
+    let port = testbed::free_port().to_string();
+    let captain = Captain::start(&["--registry-port", &port]).unwrap();
     let cookie = captain.sign_in().await.unwrap();
+
+    // With a managed registry, the joining server must trust its CA: the join installs it
+    // over SSH (removed here first, so only the join can have put it back).
+    let enabled = captain
+        .call(&cookie, "enable_managed_registry", &[])
+        .await
+        .unwrap();
+    assert!(enabled.status < 400, "{enabled:?}");
+    let ca_file = format!("/etc/docker/certs.d/{LEADER_ADDR}:{port}/ca.crt");
+    let ca_pem = std::fs::read_to_string(&ca_file).unwrap();
+    std::fs::remove_file(&ca_file).unwrap();
 
     let read = captain
         .call(
@@ -50,7 +68,12 @@ async fn the_wizard_joins_a_server_and_forgets_its_key() {
         docker(&["node", "inspect", "--format", "{{.Status.State}}", node_id]).unwrap(),
         "ready"
     );
-    assert_eq!(outcome["steps"].as_array().unwrap().len(), 7, "{outcome}");
+    assert_eq!(outcome["steps"].as_array().unwrap().len(), 8, "{outcome}");
+    assert!(
+        outcome["steps"].to_string().contains("registry-ca"),
+        "{outcome}"
+    );
+    assert_eq!(std::fs::read_to_string(&ca_file).unwrap(), ca_pem);
 
     // The key's secret part appears in no answer, no log line, no file Captain keeps.
     let secret_line = key

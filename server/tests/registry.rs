@@ -316,16 +316,7 @@ async fn the_managed_registry_takes_every_deploy_and_serves_every_node() {
     for name in [&app, &early] {
         common::delete_app(&captain, &cookie, name).await;
     }
-    let _ = docker(&["service", "rm", &registry_service]);
-    let secrets = docker(&["secret", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
-    for secret in secrets.lines().filter(|s| s.starts_with(&registry_service)) {
-        for _ in 0..50 {
-            if docker(&["secret", "rm", secret]).is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+    common::remove_registry(&port).await;
 }
 
 #[tokio::test]

@@ -67,6 +67,7 @@ pub async fn join_server(
             JoinRole::Worker
         },
         host_key: Some(host_key),
+        trust: registry_trust(&context).map_err(to_server_error)?,
     };
     let mut steps = Vec::new();
     let node_id = engine::join::join(&context.docker, &request, |p| {
@@ -76,6 +77,22 @@ pub async fn join_server(
     .map_err(to_server_error)?;
     context.hub.refresh_soon();
     Ok(JoinOutcome { node_id, steps })
+}
+
+/// Registries whose private CA every node must trust (the managed one, and third-party
+/// ones given a CA).
+#[cfg(feature = "ssr")]
+fn registry_trust(
+    context: &crate::server_context::ServerContext,
+) -> Result<Vec<(String, String)>, engine::registry::RegistryStoreError> {
+    let store = &context.registry.store;
+    let mut trust = Vec::new();
+    for registry in store.list()? {
+        if let Some(ca) = store.ca_pem(registry.id)? {
+            trust.push((registry.address, ca));
+        }
+    }
+    Ok(trust)
 }
 
 #[component]

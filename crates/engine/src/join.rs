@@ -38,6 +38,9 @@ pub struct JoinRequest {
     pub role: JoinRole,
     /// The host key fingerprint the user confirmed (`SHA256:…`); `None` only to read it.
     pub host_key: Option<String>,
+    /// Registries with a private CA (`host:port`, CA PEM) the new server's engine must
+    /// trust to pull app images; installed before it joins.
+    pub trust: Vec<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +63,8 @@ pub enum JoinError {
     CannotReachCaptain { captain: String },
     #[error("Captain cannot reach the server at {remote}:7946 ({reason}). Open 7946/tcp+udp and 4789/udp between the servers.")]
     CaptainCannotReach { remote: String, reason: String },
+    #[error("cannot install the CA certificate of the registry {registry} on the server: {detail}. The SSH user needs to write /etc/docker/certs.d (root, or sudo without a password).")]
+    Trust { registry: String, detail: String },
     #[error("`docker swarm join` failed: {0}")]
     JoinFailed(String),
     #[error(
@@ -309,6 +314,11 @@ pub async fn join(
         format!("{}:7946 reachable", request.remote_ip),
     );
 
+    for (registry, ca_pem) in &request.trust {
+        install_trust(&remote, registry, ca_pem).await?;
+        report("registry-ca", format!("{registry} trusted"));
+    }
+
     let swarm = docker.inspect_swarm().await?;
     let tokens = swarm.join_tokens.unwrap_or_default();
     let token = match request.role {
@@ -358,4 +368,38 @@ pub async fn join(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Writes a registry's CA where the server's Docker engine reads it, directly or through
+/// passwordless sudo.
+async fn install_trust(remote: &Remote, registry: &str, ca_pem: &str) -> Result<(), JoinError> {
+    let failed = |detail: String| JoinError::Trust {
+        registry: registry.to_owned(),
+        detail,
+    };
+    let safe_registry = registry
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-'));
+    let safe_pem = ca_pem
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '/' | '=' | ' ' | '\n'));
+    if !safe_registry || !safe_pem {
+        return Err(failed(
+            "the address or certificate has unexpected characters".into(),
+        ));
+    }
+    let script = format!(
+        "mkdir -p /etc/docker/certs.d/{registry} && printf '%s' '{ca_pem}' > /etc/docker/certs.d/{registry}/ca.crt"
+    );
+    let (status, output) = remote.run(&format!("sh -c \"{script}\" 2>&1")).await?;
+    if status == 0 {
+        return Ok(());
+    }
+    let (status, sudo_output) = remote
+        .run(&format!("sudo -n sh -c \"{script}\" 2>&1"))
+        .await?;
+    if status == 0 {
+        return Ok(());
+    }
+    Err(failed(format!("{output}; with sudo: {sudo_output}")))
 }

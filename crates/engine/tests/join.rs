@@ -17,6 +17,7 @@ fn request(node2: &Node2, key: &str, user: &str, host_key: Option<String>) -> Jo
         passphrase: None,
         role: JoinRole::Worker,
         host_key,
+        trust: Vec::new(),
     }
 }
 

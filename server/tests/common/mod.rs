@@ -385,3 +385,36 @@ pub fn remove_proxy(http_port: u16) {
         }
     }
 }
+
+/// Removes the managed registry service (and its secrets) published on `port`.
+pub async fn remove_registry(port: &str) {
+    let services = testbed::docker(&["service", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
+    let published = format!("\"PublishedPort\":{port},");
+    for service in services
+        .lines()
+        .filter(|n| n.starts_with("captain-registry-"))
+    {
+        let ports = testbed::docker(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{json .Spec.EndpointSpec.Ports}}",
+            service,
+        ])
+        .unwrap_or_default();
+        if !ports.contains(&published) {
+            continue;
+        }
+        let _ = testbed::docker(&["service", "rm", service]);
+        let secrets =
+            testbed::docker(&["secret", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
+        for secret in secrets.lines().filter(|s| s.starts_with(service)) {
+            for _ in 0..50 {
+                if testbed::docker(&["secret", "rm", secret]).is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
