@@ -93,4 +93,5 @@ async fn the_wizard_joins_a_server_and_forgets_its_key() {
         "the key was written to disk"
     );
     drop(node2);
+    common::remove_registry(&port).await;
 }
