@@ -1,6 +1,6 @@
 //! Node maintenance against a real two-node swarm (node2 from the harness): instances
-//! spread to a joined worker, come back to the leader when its engine dies, move away on
-//! drain (after a preview that lists them), the last manager is never demoted, and a dead
+//! spread to a joined worker, come back to the leader when its engine dies, spread again
+//! on rebalance, move away on drain (after a preview that lists them), the last manager is never demoted, and a dead
 //! node is removed.
 
 mod common;
@@ -113,20 +113,27 @@ async fn instances_spread_return_drain_and_a_dead_node_is_removed() {
         snapshot["nodes"]
     );
 
-    // Back up; new instances land there; the drain preview lists them and drain moves them.
+    // Back up, but swarm leaves it empty; rebalancing spreads the app over it again.
     node2.start_engine().unwrap();
     wait_until("node2 to be ready again", 60, || {
         node_field(&worker, "{{.Status.State}}") == "ready"
     })
     .await;
-    captain
-        .call(&cookie, "scale_app", &[("name", &app), ("instances", "10")])
-        .await
-        .unwrap();
-    wait_until("new instances on node2", 90, || {
-        running_on(&worker, &service) > 0
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        running_on(&worker, &service),
+        0,
+        "swarm moved instances by itself"
+    );
+    let rebalanced = captain.call(&cookie, "rebalance_apps", &[]).await.unwrap();
+    assert!(rebalanced.body.contains(&app), "{rebalanced:?}");
+    wait_until("instances spread to node2 again", 120, || {
+        let (here, there) = (running_on(&leader, &service), running_on(&worker, &service));
+        here + there == 6 && there > 0
     })
     .await;
+
+    // The drain preview lists node2's instances, and drain moves them to the leader.
     let preview = captain
         .call(&cookie, "drain_preview", &[("node_id", &worker)])
         .await
@@ -137,8 +144,8 @@ async fn instances_spread_return_drain_and_a_dead_node_is_removed() {
         running_on(&worker, &service) == 0
     })
     .await;
-    wait_until("10 instances on the leader", 90, || {
-        running_on(&leader, &service) == 10
+    wait_until("6 instances on the leader", 90, || {
+        running_on(&leader, &service) == 6
     })
     .await;
     act(&captain, &cookie, &worker, "activate").await;

@@ -7,3 +7,4 @@ pub mod node_actions;
 pub mod nodes;
 pub mod registry;
 pub mod settings;
+pub mod topology;

@@ -48,6 +48,40 @@ pub async fn node_action(node_id: String, action: String) -> Result<(), ServerFn
     Ok(())
 }
 
+/// Spreads multi-instance apps over every node (after a join, say); returns the apps.
+#[server]
+pub async fn rebalance_apps() -> Result<Vec<String>, ServerFnError> {
+    use crate::server_context::{server_context, to_server_error};
+    let context = server_context()?;
+    let owner = context.registry.managed.owner.clone();
+    let moved = engine::nodes::rebalance(&context.docker, &owner)
+        .await
+        .map_err(to_server_error)?;
+    context.hub.refresh_soon();
+    Ok(moved)
+}
+
+/// The "spread apps over all nodes" button: swarm never rebalances by itself.
+#[component]
+pub fn RebalanceButton() -> impl IntoView {
+    let rebalance = ServerAction::<RebalanceApps>::new();
+    view! {
+        <ActionForm action=rebalance attr:class="mt-3 flex items-center gap-3">
+            <button class=SMALL type="submit" disabled=move || rebalance.pending().get() data-testid="rebalance">
+                "Spread apps over all nodes"
+            </button>
+            <span class="text-xs text-slate-500">
+                {move || match rebalance.value().get() {
+                    Some(Ok(apps)) if apps.is_empty() => "No app has more than one instance.".to_owned(),
+                    Some(Ok(apps)) => format!("Redeploying in place: {}", apps.join(", ")),
+                    Some(Err(error)) => error_text(&error),
+                    None => "Swarm never moves running instances by itself, e.g. onto a new node.".to_owned(),
+                }}
+            </span>
+        </ActionForm>
+    }
+}
+
 #[component]
 pub fn NodeActions(node: NodeInfo) -> impl IntoView {
     let act = ServerAction::<NodeAction>::new();

@@ -22,6 +22,8 @@ pub fn NodesPage() -> impl IntoView {
         <p class="mt-1 text-sm text-slate-600">
             "Every server in the swarm and the instances on it, updated the moment Docker reports a change."
         </p>
+        <super::topology::Topology/>
+        <super::node_actions::RebalanceButton/>
         <super::join::JoinWizard/>
         <Suspense fallback=|| view! { <p class="mt-6 text-slate-500">"Loading the cluster…"</p> }>
             {move || {

@@ -188,3 +188,60 @@ pub async fn remove(
     tracing::info!(node = %node_id, was_down = down, "node removed");
     Ok(())
 }
+
+/// Spreads the instances of every app with more than one over all available nodes — swarm
+/// never moves running instances by itself, so a new node would otherwise stay empty.
+/// Each such service is redeployed in place (a forced rolling update, start-first), which
+/// lets the scheduler place the replacements on the least busy nodes. Returns the apps.
+pub async fn rebalance(docker: &Docker, owner: &str) -> Result<Vec<String>, NodeError> {
+    use crate::reconcile::spec::{APP_LABEL, OWNER_LABEL};
+    let owned = format!("{OWNER_LABEL}={owner}");
+    let filters = HashMap::from([("label", vec![owned.as_str()])]);
+    let services = docker
+        .list_services(Some(
+            bollard::query_parameters::ListServicesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await?;
+    let mut moved = Vec::new();
+    for service in services {
+        let Some(mut spec) = service.spec else {
+            continue;
+        };
+        let replicas = spec
+            .mode
+            .as_ref()
+            .and_then(|m| m.replicated.as_ref())
+            .and_then(|r| r.replicas)
+            .unwrap_or(0);
+        if replicas < 2 {
+            continue;
+        }
+        let app = spec
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(APP_LABEL))
+            .cloned()
+            .unwrap_or_default();
+        if let Some(template) = spec.task_template.as_mut() {
+            // The spec's fingerprint label is unchanged, so the reconciler leaves it be.
+            template.force_update = Some(template.force_update.unwrap_or(0) + 1);
+        }
+        let version = service.version.and_then(|v| v.index).unwrap_or(0);
+        let id = service.id.unwrap_or_default();
+        docker
+            .update_service(
+                &id,
+                spec,
+                bollard::query_parameters::UpdateServiceOptions {
+                    version: version as i32,
+                    ..Default::default()
+                },
+                None,
+            )
+            .await?;
+        moved.push(app);
+    }
+    Ok(moved)
+}
