@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #! Prints Captain's figures: cold and warm release build times, the release WASM/JS/CSS
 #! sizes (raw and gzip), the docker-kill-to-websocket latency (median of 20), and wrk
-#! through Captain's proxy vs nginx vs straight to one instance.
+#! through Captain's proxy vs nginx vs straight to one instance, and the cluster timings
+#! (join over SSH split into its phases; node death to Down and to replicas back).
 #! Figures, not pass/fail: machines are noisy, so compare runs on the same machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,3 +38,4 @@ cargo test -q -p server --test bench_status_latency -- --ignored --nocapture 2>&
 cargo test -q -p server --test bench_apps -- --ignored --nocapture 2>&1 | grep BENCH
 cargo build -q --release -p captain-proxy -p captain-testapp
 cargo test -q -p server --test bench_ingress -- --ignored --nocapture 2>&1 | grep BENCH
+cargo test -q -p server --test bench_cluster -- --ignored --nocapture 2>&1 | grep BENCH
