@@ -14,22 +14,6 @@ use testbed::{
 };
 use types::{ClusterChange, NodeState};
 
-fn running_on(node_id: &str, service: &str) -> usize {
-    docker(&[
-        "node",
-        "ps",
-        node_id,
-        "--filter",
-        "desired-state=running",
-        "--format",
-        "{{.Name}} {{.CurrentState}}",
-    ])
-    .unwrap_or_default()
-    .lines()
-    .filter(|line| line.starts_with(&format!("{service}.")) && line.contains("Running"))
-    .count()
-}
-
 #[tokio::test]
 #[ignore = "benchmark; run by scripts/bench.sh"]
 async fn join_and_node_death_timings() {
@@ -81,8 +65,8 @@ async fn join_and_node_death_timings() {
     let service = format!("captain-app-{app}");
     common::create_app(&captain, &cookie, &app, HTTPD_IMAGE, "6").await;
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !(running_on(&leader, &service) + running_on(&worker, &service) == 6
-        && running_on(&worker, &service) > 0)
+    while !(common::running_on(&leader, &service) + common::running_on(&worker, &service) == 6
+        && common::running_on(&worker, &service) > 0)
     {
         assert!(
             Instant::now() < deadline,
@@ -108,7 +92,7 @@ async fn join_and_node_death_timings() {
         .await
         .unwrap();
     let down = killed.elapsed();
-    while running_on(&leader, &service) < 6 {
+    while common::running_on(&leader, &service) < 6 {
         assert!(
             killed.elapsed() < Duration::from_secs(120),
             "replicas never came back"

@@ -10,36 +10,8 @@ use serde_json::Value;
 use std::time::Duration;
 use testbed::{docker, ensure_debian_base, ensure_httpd_image, unique_name, Node2, HTTPD_IMAGE};
 
-/// Running instances of `service` per node ID.
-fn running_on(node_id: &str, service: &str) -> usize {
-    docker(&[
-        "node",
-        "ps",
-        node_id,
-        "--filter",
-        "desired-state=running",
-        "--format",
-        "{{.Name}} {{.CurrentState}}",
-    ])
-    .unwrap_or_default()
-    .lines()
-    .filter(|line| line.starts_with(&format!("{service}.")) && line.contains("Running"))
-    .count()
-}
-
 fn node_field(node_id: &str, template: &str) -> String {
     docker(&["node", "inspect", "--format", template, node_id]).unwrap_or_default()
-}
-
-async fn wait_until(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 async fn act(captain: &Captain, cookie: &str, node: &str, action: &str) {
@@ -75,7 +47,7 @@ async fn instances_spread_return_drain_and_a_dead_node_is_removed() {
     })
     .await
     .unwrap();
-    wait_until("node2 to be ready", 30, || {
+    common::wait_until("node2 to be ready", 30, || {
         node_field(&worker, "{{.Status.State}}") == "ready"
     })
     .await;
@@ -83,20 +55,23 @@ async fn instances_spread_return_drain_and_a_dead_node_is_removed() {
     let app = unique_name("spread");
     let service = format!("captain-app-{app}");
     common::create_app(&captain, &cookie, &app, HTTPD_IMAGE, "6").await;
-    wait_until("6 instances over both nodes", 90, || {
-        let (here, there) = (running_on(&leader, &service), running_on(&worker, &service));
+    common::wait_until("6 instances over both nodes", 90, || {
+        let (here, there) = (
+            common::running_on(&leader, &service),
+            common::running_on(&worker, &service),
+        );
         here + there == 6 && there > 0
     })
     .await;
 
     // node2's engine dies: shown Down, and its instances come back on the leader.
     node2.kill_engine().unwrap();
-    wait_until("node2 to be down", 60, || {
+    common::wait_until("node2 to be down", 60, || {
         node_field(&worker, "{{.Status.State}}") == "down"
     })
     .await;
-    wait_until("all 6 instances on the leader", 90, || {
-        running_on(&leader, &service) == 6
+    common::wait_until("all 6 instances on the leader", 90, || {
+        common::running_on(&leader, &service) == 6
     })
     .await;
     let snapshot: Value = serde_json::from_str(
@@ -115,20 +90,23 @@ async fn instances_spread_return_drain_and_a_dead_node_is_removed() {
 
     // Back up, but swarm leaves it empty; rebalancing spreads the app over it again.
     node2.start_engine().unwrap();
-    wait_until("node2 to be ready again", 60, || {
+    common::wait_until("node2 to be ready again", 60, || {
         node_field(&worker, "{{.Status.State}}") == "ready"
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
-        running_on(&worker, &service),
+        common::running_on(&worker, &service),
         0,
         "swarm moved instances by itself"
     );
     let rebalanced = captain.call(&cookie, "rebalance_apps", &[]).await.unwrap();
     assert!(rebalanced.body.contains(&app), "{rebalanced:?}");
-    wait_until("instances spread to node2 again", 120, || {
-        let (here, there) = (running_on(&leader, &service), running_on(&worker, &service));
+    common::wait_until("instances spread to node2 again", 120, || {
+        let (here, there) = (
+            common::running_on(&leader, &service),
+            common::running_on(&worker, &service),
+        );
         here + there == 6 && there > 0
     })
     .await;
@@ -140,12 +118,12 @@ async fn instances_spread_return_drain_and_a_dead_node_is_removed() {
         .unwrap();
     assert!(preview.body.contains(&service), "{preview:?}");
     act(&captain, &cookie, &worker, "drain").await;
-    wait_until("node2 to be empty", 90, || {
-        running_on(&worker, &service) == 0
+    common::wait_until("node2 to be empty", 90, || {
+        common::running_on(&worker, &service) == 0
     })
     .await;
-    wait_until("6 instances on the leader", 90, || {
-        running_on(&leader, &service) == 6
+    common::wait_until("6 instances on the leader", 90, || {
+        common::running_on(&leader, &service) == 6
     })
     .await;
     act(&captain, &cookie, &worker, "activate").await;
@@ -168,7 +146,7 @@ async fn instances_spread_return_drain_and_a_dead_node_is_removed() {
 
     // A dead node can be removed.
     node2.kill_engine().unwrap();
-    wait_until("node2 to be down again", 60, || {
+    common::wait_until("node2 to be down again", 60, || {
         node_field(&worker, "{{.Status.State}}") == "down"
     })
     .await;

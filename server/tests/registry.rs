@@ -41,17 +41,6 @@ fn service_image(app: &str) -> String {
     .unwrap_or_default()
 }
 
-async fn wait_until(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
 /// Deploys `image` as the settings form does.
 async fn deploy(captain: &Captain, cookie: &str, app: &str, image: &str) {
     let details = call_json(captain, cookie, "get_app", &[("name", app)]).await;
@@ -112,7 +101,7 @@ async fn the_managed_registry_takes_every_deploy_and_serves_every_node() {
     // An app deployed before any registry exists runs from the local image.
     let early = unique_name("early");
     common::create_app(&captain, &cookie, &early, HTTPD_IMAGE, "1").await;
-    wait_until("the early app to run", 60, || {
+    common::wait_until("the early app to run", 60, || {
         service_image(&early) == HTTPD_IMAGE
     })
     .await;
@@ -150,7 +139,7 @@ async fn the_managed_registry_takes_every_deploy_and_serves_every_node() {
     let outcomes = call_json(&captain, &cookie, "push_existing_apps", &[]).await;
     assert!(outcomes.to_string().contains("\"Ok\""), "{outcomes}");
     let early_ref = format!("{address}/captain/{early}:v1");
-    wait_until("the early app to run from the registry", 60, || {
+    common::wait_until("the early app to run from the registry", 60, || {
         service_image(&early).starts_with(&early_ref)
     })
     .await;
@@ -159,7 +148,7 @@ async fn the_managed_registry_takes_every_deploy_and_serves_every_node() {
     let app = unique_name("pushed");
     common::create_app(&captain, &cookie, &app, HTTPD_IMAGE, "1").await;
     let pushed_ref = format!("{address}/captain/{app}:v1");
-    wait_until("the deploy to run from the registry", 90, || {
+    common::wait_until("the deploy to run from the registry", 90, || {
         service_image(&app).starts_with(&pushed_ref)
     })
     .await;
@@ -202,7 +191,7 @@ async fn the_managed_registry_takes_every_deploy_and_serves_every_node() {
         .unwrap();
     let service = format!("captain-app-{app}.");
     // Both engines share this machine's hostname: tell node2's tasks by its node ID.
-    wait_until("an instance running on node2", 120, || {
+    common::wait_until("an instance running on node2", 120, || {
         docker(&[
             "node",
             "ps",
@@ -224,7 +213,7 @@ async fn the_managed_registry_takes_every_deploy_and_serves_every_node() {
     // Version 2, then clean-up keeping one version per app: v1 goes, its disk is freed.
     deploy(&captain, &cookie, &app, TICKER_IMAGE).await;
     let v2_ref = format!("{address}/captain/{app}:v2");
-    wait_until("version 2 to run from the registry", 90, || {
+    common::wait_until("version 2 to run from the registry", 90, || {
         service_image(&app).starts_with(&v2_ref)
     })
     .await;
@@ -281,7 +270,7 @@ async fn the_managed_registry_takes_every_deploy_and_serves_every_node() {
         &format!("{registry_service}=0"),
     ])
     .unwrap();
-    wait_until("the registry to stop", 30, || {
+    common::wait_until("the registry to stop", 30, || {
         std::net::TcpStream::connect((LEADER_ADDR, port.parse::<u16>().unwrap())).is_err()
     })
     .await;
@@ -374,7 +363,7 @@ async fn a_third_party_registry_is_checked_before_it_is_saved() {
     let app = unique_name("third");
     common::create_app(&captain, &cookie, &app, HTTPD_IMAGE, "1").await;
     let pushed = format!("{}/team/apps/{app}:v1", registry.address);
-    wait_until(
+    common::wait_until(
         "the deploy to run from the third-party registry",
         90,
         || service_image(&app).starts_with(&pushed),

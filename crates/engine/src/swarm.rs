@@ -185,3 +185,41 @@ pub async fn node_addr(docker: &Docker) -> Result<String, SwarmError> {
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "127.0.0.1".to_owned()))
 }
+
+/// A swarm secret holding `content`, named `{prefix}-{hash of content}` — swarm secrets
+/// cannot change, so new content means a new name. Returns its ID and name.
+pub async fn ensure_secret(
+    docker: &Docker,
+    prefix: &str,
+    content: &str,
+) -> Result<(String, String), bollard::errors::Error> {
+    use sha2::Digest;
+    let hash: String = sha2::Sha256::digest(content)
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = format!("{prefix}-{hash}");
+    let filters = std::collections::HashMap::from([("name", vec![name.as_str()])]);
+    let existing = docker
+        .list_secrets(Some(
+            bollard::query_parameters::ListSecretsOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await?;
+    if let Some(id) = existing.into_iter().find_map(|s| s.id) {
+        return Ok((id, name));
+    }
+    use base64::Engine;
+    let spec = bollard::models::SecretSpec {
+        name: Some(name.clone()),
+        labels: Some(std::collections::HashMap::from([(
+            MANAGED_LABEL.to_owned(),
+            "true".to_owned(),
+        )])),
+        data: Some(base64::engine::general_purpose::STANDARD.encode(content)),
+        ..Default::default()
+    };
+    Ok((docker.create_secret(spec).await?.id, name))
+}

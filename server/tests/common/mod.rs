@@ -353,13 +353,26 @@ pub async fn blocking<T: Send + 'static>(
 /// Removes the proxy service (and its token secrets) of the Captain whose proxy published
 /// `http_port`; other tests' proxies are left alone.
 pub fn remove_proxy(http_port: u16) {
-    // Host-mode ports do not show in `docker service ls`: read each proxy's spec.
+    remove_published_service("captain-proxy-", &http_port.to_string());
+}
+
+/// Removes the managed registry service (and its secrets) published on `port`.
+pub async fn remove_registry(port: &str) {
+    let port = port.to_owned();
+    blocking(move || {
+        remove_published_service("captain-registry-", &port);
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// Removes the service named `prefix…` that publishes `port` (host-mode ports do not show
+/// in `docker service ls`, so each spec is read), with the secrets named after it.
+fn remove_published_service(prefix: &str, port: &str) {
     let services = testbed::docker(&["service", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
-    let published = format!("\"PublishedPort\":{http_port},");
-    for service in services
-        .lines()
-        .filter(|name| name.starts_with("captain-proxy-"))
-    {
+    let published = format!("\"PublishedPort\":{port},");
+    for service in services.lines().filter(|name| name.starts_with(prefix)) {
         let ports = testbed::docker(&[
             "service",
             "inspect",
@@ -386,35 +399,32 @@ pub fn remove_proxy(http_port: u16) {
     }
 }
 
-/// Removes the managed registry service (and its secrets) published on `port`.
-pub async fn remove_registry(port: &str) {
-    let services = testbed::docker(&["service", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
-    let published = format!("\"PublishedPort\":{port},");
-    for service in services
-        .lines()
-        .filter(|n| n.starts_with("captain-registry-"))
-    {
-        let ports = testbed::docker(&[
-            "service",
-            "inspect",
-            "--format",
-            "{{json .Spec.EndpointSpec.Ports}}",
-            service,
-        ])
-        .unwrap_or_default();
-        if !ports.contains(&published) {
-            continue;
-        }
-        let _ = testbed::docker(&["service", "rm", service]);
-        let secrets =
-            testbed::docker(&["secret", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
-        for secret in secrets.lines().filter(|s| s.starts_with(service)) {
-            for _ in 0..50 {
-                if testbed::docker(&["secret", "rm", secret]).is_ok() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
+/// Running instances of `service` on the node `node_id` (by ID: node2 shares the
+/// machine's hostname).
+pub fn running_on(node_id: &str, service: &str) -> usize {
+    testbed::docker(&[
+        "node",
+        "ps",
+        node_id,
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.Name}} {{.CurrentState}}",
+    ])
+    .unwrap_or_default()
+    .lines()
+    .filter(|line| line.starts_with(&format!("{service}.")) && line.contains("Running"))
+    .count()
+}
+
+/// Polls `check` every 300 ms until it holds; fails the test after `seconds`.
+pub async fn wait_until(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }

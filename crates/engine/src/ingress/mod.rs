@@ -16,11 +16,11 @@ use crate::secrets::{Secret, SecretStore};
 use crate::swarm::{APPS_NETWORK, MANAGED_LABEL};
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigPublishModeEnum, EndpointSpec, NetworkAttachmentConfig,
-    SecretSpec, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecUpdateConfig,
+    ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecUpdateConfig,
     ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile,
     TaskSpecContainerSpecSecrets, TaskSpecPlacement,
 };
-use bollard::query_parameters::{ListSecretsOptionsBuilder, UpdateServiceOptions};
+use bollard::query_parameters::UpdateServiceOptions;
 use bollard::Docker;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -160,7 +160,8 @@ pub async fn start(
     options: IngressOptions,
 ) -> Result<IngressHandle, IngressError> {
     let token = admin_token(secrets)?;
-    let secret = ensure_token_secret(&docker, &token, &options.owner).await?;
+    let token_prefix = format!("{}-token", service_name(&options.owner));
+    let secret = crate::swarm::ensure_secret(&docker, &token_prefix, token.expose()).await?;
     let image = image::ensure_proxy_image(&docker, &options.proxy_binary).await?;
     ensure_service(&docker, &options, &image, &secret).await?;
     let handle = IngressHandle {
@@ -212,44 +213,6 @@ fn admin_token(secrets: &SecretStore) -> Result<Secret, IngressError> {
     let token = Secret::new(crate::auth::random_token());
     secrets.put(TOKEN_NAME, &token)?;
     Ok(token)
-}
-
-/// A swarm secret holding the token (named by its hash: swarm secrets cannot change).
-async fn ensure_token_secret(
-    docker: &Docker,
-    token: &Secret,
-    owner: &str,
-) -> Result<(String, String), IngressError> {
-    use sha2::Digest;
-    let hash: String = sha2::Sha256::digest(token.expose())
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let name = format!("{}-token-{hash}", service_name(owner));
-    let filters = HashMap::from([("name", vec![name.as_str()])]);
-    let existing = docker
-        .list_secrets(Some(
-            ListSecretsOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
-        .await?;
-    if let Some(id) = existing.into_iter().find_map(|s| s.id) {
-        return Ok((id, name));
-    }
-    use base64::Engine;
-    let spec = SecretSpec {
-        name: Some(name.clone()),
-        labels: Some(HashMap::from([(
-            MANAGED_LABEL.to_owned(),
-            "true".to_owned(),
-        )])),
-        data: Some(base64::engine::general_purpose::STANDARD.encode(token.expose())),
-        ..Default::default()
-    };
-    let id = docker.create_secret(spec).await?.id;
-    Ok((id, name))
 }
 
 async fn ensure_service(

@@ -10,11 +10,9 @@ use crate::secrets::{Secret, SecretStore};
 use crate::swarm::MANAGED_LABEL;
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigPublishModeEnum, EndpointSpec, Mount, MountType,
-    SecretSpec, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets,
-    TaskSpecPlacement,
+    ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec,
+    TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets, TaskSpecPlacement,
 };
-use bollard::query_parameters::ListSecretsOptionsBuilder;
 use bollard::Docker;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -112,9 +110,10 @@ pub async fn enable(
         ("registry.key", tls.key_pem.as_str()),
         ("htpasswd", htpasswd.as_str()),
     ] {
+        let prefix = format!("{}-{}", options.service_name(), file.replace('.', "-"));
         files.push((
             file,
-            ensure_swarm_secret(docker, options, file, content).await?,
+            crate::swarm::ensure_secret(docker, &prefix, content).await?,
         ));
     }
     ensure_service(docker, options, &files).await?;
@@ -208,48 +207,6 @@ pub fn install_trust(
     std::fs::create_dir_all(&folder)
         .and_then(|()| std::fs::write(&path, ca_pem))
         .map_err(|source| ManagedError::Trust { path, source })
-}
-
-/// A swarm secret per file, named by its content's hash (swarm secrets are immutable).
-async fn ensure_swarm_secret(
-    docker: &Docker,
-    options: &ManagedOptions,
-    file: &str,
-    content: &str,
-) -> Result<(String, String), ManagedError> {
-    use sha2::Digest;
-    let hash: String = sha2::Sha256::digest(content)
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let name = format!(
-        "{}-{}-{hash}",
-        options.service_name(),
-        file.replace('.', "-")
-    );
-    let filters = HashMap::from([("name", vec![name.as_str()])]);
-    let existing = docker
-        .list_secrets(Some(
-            ListSecretsOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
-        .await?;
-    if let Some(id) = existing.into_iter().find_map(|s| s.id) {
-        return Ok((id, name));
-    }
-    use base64::Engine;
-    let spec = SecretSpec {
-        name: Some(name.clone()),
-        labels: Some(HashMap::from([(
-            MANAGED_LABEL.to_owned(),
-            "true".to_owned(),
-        )])),
-        data: Some(base64::engine::general_purpose::STANDARD.encode(content)),
-        ..Default::default()
-    };
-    Ok((docker.create_secret(spec).await?.id, name))
 }
 
 async fn ensure_service(
