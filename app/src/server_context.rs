@@ -80,10 +80,32 @@ pub async fn session_id() -> Result<Option<String>, ServerFnError> {
     })
 }
 
-/// The client's address, for per-client sign-in back-off.
+/// Marks requests that came through Captain's own proxy (its private listener), whose
+/// X-Forwarded-For can be trusted.
+#[derive(Clone, Copy, Debug)]
+pub struct ViaProxy;
+
+/// The client's address, for per-client sign-in back-off: the peer, or — through
+/// Captain's proxy — the address the proxy saw (the last X-Forwarded-For entry, the one
+/// the proxy itself added).
 pub async fn client_addr() -> Result<std::net::IpAddr, ServerFnError> {
     let axum::extract::ConnectInfo(address) =
         leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>().await?;
+    let via_proxy = leptos_axum::extract::<Option<axum::Extension<ViaProxy>>>()
+        .await
+        .ok()
+        .flatten()
+        .is_some();
+    if via_proxy {
+        let forwarded = header("x-forwarded-for").await?;
+        if let Some(ip) = forwarded
+            .rsplit(',')
+            .next()
+            .and_then(|last| last.trim().parse().ok())
+        {
+            return Ok(ip);
+        }
+    }
     Ok(address.ip())
 }
 

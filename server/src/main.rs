@@ -39,7 +39,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let prepared = startup::prepare(&config).await?;
+    let mut prepared = startup::prepare(&config).await?;
+    let dashboard_listener = prepared.dashboard_listener.take();
     let hub = prepared.hub.clone();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -49,6 +50,25 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // Tests and scripts read this line to learn the port when --listen asks for port 0.
     println!("captain listening on http://{address}");
     tracing::info!(%address, "dashboard ready");
+    if let Some(listener) = dashboard_listener {
+        // Only Captain's proxy connects here; it says who the client is in
+        // X-Forwarded-For, which requests on this listener are marked to trust.
+        let proxied = app
+            .clone()
+            .layer(axum::Extension(app::server_context::ViaProxy));
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        tracing::info!(address = %listener.local_addr()?, "dashboard reachable for the proxy");
+        tokio::spawn(async move {
+            let served = axum::serve(
+                listener,
+                proxied.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "the proxy's way to the dashboard stopped");
+            }
+        });
+    }
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -22,6 +22,8 @@ pub struct Prepared {
     pub edge: app::server_context::EdgeServices,
     pub registry: app::server_context::RegistryServices,
     pub info: ServerInfo,
+    /// The dashboard's listener on the containers' gateway, for the proxy to reach it.
+    pub dashboard_listener: Option<std::net::TcpListener>,
 }
 
 pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
@@ -75,12 +77,21 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let edge_store =
         engine::edge::EdgeStore::new(store.clone(), secrets.clone(), &config.root_domain);
     let identifier = engine::edge::verify::identifier(&owner);
+    let dashboard_listener = if config.no_ingress {
+        None
+    } else {
+        gateway_listener(&docker, &owner).await
+    };
+    let dashboard = dashboard_listener
+        .as_ref()
+        .and_then(|l| l.local_addr().ok());
     let (ingress, ingress_status) = if config.no_ingress {
         (None, "off (--no-ingress)".to_owned())
     } else {
         let options = engine::ingress::IngressOptions {
             http_port: config.http_port,
             https_port: config.https_port,
+            dashboard,
             admin_port: config.proxy_admin_port,
             proxy_binary: config.proxy_binary_path(),
             owner,
@@ -161,6 +172,40 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         edge,
         registry,
         info,
+        dashboard_listener,
+    })
+}
+
+/// A listener for the dashboard on the gateway address of swarm's container bridge
+/// (`docker_gwbridge`), where the proxy container reaches this host — never on a public
+/// interface. `None` (with a log line) when that network is not there.
+async fn gateway_listener(docker: &bollard::Docker, owner: &str) -> Option<std::net::TcpListener> {
+    let network = docker
+        .inspect_network(
+            "docker_gwbridge",
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .ok()?;
+    let gateway = network
+        .ipam
+        .and_then(|ipam| ipam.config)
+        .and_then(|configs| configs.into_iter().find_map(|c| c.gateway))?;
+    // A port below the ephemeral range (32768+), picked per installation: an ephemeral
+    // port could be one that a proxy's published port is about to need.
+    let base = 24_000 + (owner_hash(owner) % 8_000) as u16;
+    for port in base..base + 20 {
+        if let Ok(listener) = std::net::TcpListener::bind((gateway.as_str(), port)) {
+            return listener.set_nonblocking(true).ok().map(|_| listener);
+        }
+    }
+    tracing::warn!(%gateway, "no free port there: the dashboard will not be served through the proxy");
+    None
+}
+
+fn owner_hash(owner: &str) -> u64 {
+    owner.bytes().fold(0u64, |hash, byte| {
+        hash.wrapping_mul(31).wrapping_add(u64::from(byte))
     })
 }
 

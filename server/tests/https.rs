@@ -204,6 +204,31 @@ async fn acme_certificates_custom_domains_force_https_and_renewal() {
     let edge = app_edge(&captain, &cookie, &name).await;
     assert_eq!(edge["domains"].as_array().unwrap().len(), 2, "{edge}");
 
+    // The dashboard itself at captain.<root>, over HTTPS with its own certificate; plain
+    // HTTP is redirected, and signing in through the proxy works.
+    let dashboard: Value = serde_json::from_str(
+        &captain
+            .call(&cookie, "set_dashboard_https", &[("https", "on")])
+            .await
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert!(
+        dashboard["certificate"].is_object(),
+        "{dashboard}\n{}",
+        captain.log()
+    );
+    let login = testbed::tls::get(&https_address, "captain.captain.test", &root, "/login")
+        .await
+        .unwrap();
+    assert_eq!(login.status, 200, "{login:?}");
+    assert!(login.body.contains("Captain"), "{login:?}");
+    let plain = http_get(ports.http, "captain.captain.test", "/login")
+        .await
+        .unwrap();
+    assert_eq!(plain.status, 308, "{plain:?}");
+
     // Renewal: a Captain that considers every certificate due replaces it, and the proxy
     // serves the new one without a restart.
     let data_dir = captain.stop();

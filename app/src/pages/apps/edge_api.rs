@@ -103,3 +103,60 @@ async fn push_now(context: &crate::server_context::ServerContext) {
         }
     }
 }
+
+/// The dashboard's own name through the proxy (`captain.<root domain>`) and its HTTPS.
+#[server]
+pub async fn get_dashboard_edge() -> Result<types::DomainInfo, ServerFnError> {
+    use crate::server_context::{server_context, to_server_error};
+    let edge = server_context()?.edge;
+    let name = edge.store.dashboard_domain();
+    let (certificate, problem) = edge
+        .store
+        .certificate_info(&name)
+        .map_err(to_server_error)?;
+    Ok(types::DomainInfo {
+        name,
+        custom: false,
+        certificate,
+        problem,
+    })
+}
+
+/// Serves the dashboard over HTTPS at `captain.<root domain>` (certificate requested now,
+/// plain HTTP redirected), or stops.
+#[server]
+pub async fn set_dashboard_https(
+    https: Option<String>,
+) -> Result<types::DomainInfo, ServerFnError> {
+    use crate::server_context::{server_context, to_server_error};
+    let context = server_context()?;
+    let edge = &context.edge;
+    let on = https.is_some();
+    let Some(issuer) = edge.issuer.as_ref().filter(|_| on) else {
+        if on {
+            return Err(to_server_error(
+                "HTTPS needs Captain's proxy, which is not running (see Server)",
+            ));
+        }
+        edge.store
+            .set_dashboard_https(false)
+            .map_err(to_server_error)?;
+        push_now(&context).await;
+        return get_dashboard_edge().await;
+    };
+    edge.store
+        .set_dashboard_https(true)
+        .map_err(to_server_error)?;
+    let domain = edge.store.dashboard_domain();
+    if edge
+        .store
+        .wanting_certificates(24 * 3600)
+        .map_err(to_server_error)?
+        .iter()
+        .any(|(_, d)| *d == domain)
+    {
+        let _ = issuer.issue(&domain).await;
+    }
+    push_now(&context).await;
+    get_dashboard_edge().await
+}

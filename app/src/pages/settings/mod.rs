@@ -20,6 +20,7 @@ pub fn SettingsPage() -> impl IntoView {
         <ChangePasswordForm/>
         <Sessions/>
         <ApiTokens/>
+        <DashboardHttps/>
         <h2 class="mt-10 text-lg font-semibold">"Server"</h2>
         <Suspense fallback=|| view! { <p class="mt-6 text-slate-500">"Loading…"</p> }>
             {move || {
@@ -64,5 +65,35 @@ fn ServerFacts(info: ServerInfo) -> impl IntoView {
                 })
                 .collect_view()}
         </dl>
+    }
+}
+
+/// The dashboard at `captain.<root domain>` through Captain's proxy, and its HTTPS.
+#[component]
+fn DashboardHttps() -> impl IntoView {
+    use crate::components::form::{failure, FieldError};
+    use crate::pages::apps::edge_api::{get_dashboard_edge, SetDashboardHttps};
+    let set = ServerAction::<SetDashboardHttps>::new();
+    let edge = Resource::new(move || set.version().get(), |_| get_dashboard_edge());
+    view! {
+        <h2 class="mt-10 text-lg font-semibold">"Dashboard address"</h2>
+        <Suspense fallback=|| ()>
+            {move || edge.get().and_then(Result::ok).map(|domain| {
+                let secured = domain.certificate.is_some();
+                view! {
+                    <p class="mt-2 text-sm text-slate-600">
+                        "Through Captain's proxy the dashboard also answers at "
+                        <span class="font-mono" data-testid="dashboard-domain">{domain.name.clone()}</span>
+                        {if secured { " (HTTPS, HTTP redirected)." } else { "." }}
+                    </p>
+                    <span class="text-xs text-rose-700">{domain.problem.clone()}</span>
+                    <ActionForm action=set attr:class="mt-2 flex items-center gap-3">
+                        <label class="text-sm"><input type="checkbox" name="https" value="on" checked=secured/>" Serve it over HTTPS (certificate from ACME)"</label>
+                        <button class="rounded-md bg-slate-900 px-3 py-1.5 text-sm text-white disabled:opacity-50" type="submit" disabled=move || set.pending().get()>"Save"</button>
+                    </ActionForm>
+                }
+            })}
+        </Suspense>
+        <FieldError message=Signal::derive(move || set.value().with(failure))/>
     }
 }

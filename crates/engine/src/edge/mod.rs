@@ -53,6 +53,10 @@ pub struct EdgeStore {
     root_domain: String,
 }
 
+/// The owner name the dashboard's domain goes by (a reserved app name, so no app has it).
+pub const DASHBOARD: &str = "captain";
+const DASHBOARD_HTTPS: &str = "edge.dashboard_https";
+
 fn key_name(domain: &str) -> String {
     format!("tls-key:{domain}")
 }
@@ -64,6 +68,36 @@ impl EdgeStore {
             secrets,
             root_domain: root_domain.to_ascii_lowercase(),
         }
+    }
+
+    /// Where Captain's own dashboard answers through the proxy: `captain.<root domain>`.
+    pub fn dashboard_domain(&self) -> String {
+        format!("captain.{}", self.root_domain)
+    }
+
+    /// Whether the dashboard is served over HTTPS (and redirected to it).
+    pub fn dashboard_https(&self) -> Result<bool, EdgeError> {
+        Ok(self.store.setting(DASHBOARD_HTTPS)?.as_deref() == Some("on"))
+    }
+
+    pub fn set_dashboard_https(&self, on: bool) -> Result<(), EdgeError> {
+        self.store
+            .set_setting(DASHBOARD_HTTPS, if on { "on" } else { "off" })?;
+        Ok(())
+    }
+
+    /// Every HTTPS site: each HTTPS app with its domains and redirect flag, and the
+    /// dashboard when it is on (always redirected).
+    fn https_sites(&self) -> Result<Vec<(String, Vec<String>, bool)>, EdgeError> {
+        let mut sites = Vec::new();
+        for (app, force_https) in self.https_apps()? {
+            let domains = self.domains_of(&app)?.into_iter().map(|(d, _)| d).collect();
+            sites.push((app, domains, force_https));
+        }
+        if self.dashboard_https()? {
+            sites.push((DASHBOARD.to_owned(), vec![self.dashboard_domain()], true));
+        }
+        Ok(sites)
     }
 
     pub fn default_domain(&self, app: &str) -> String {
@@ -79,6 +113,9 @@ impl EdgeStore {
 
     /// The app that answers at `domain`, by default name or custom domain.
     pub fn owner_of(&self, domain: &str) -> Result<Option<String>, EdgeError> {
+        if domain == self.dashboard_domain() {
+            return Ok(Some(DASHBOARD.to_owned()));
+        }
         if let Some(app) = domain
             .strip_suffix(&self.root_domain)
             .and_then(|rest| rest.strip_suffix('.'))
@@ -329,8 +366,8 @@ impl EdgeStore {
     pub fn served(&self) -> Result<(Vec<ServedCertificate>, Vec<String>), EdgeError> {
         let mut certificates = Vec::new();
         let mut forced = Vec::new();
-        for (app, force_https) in self.https_apps()? {
-            for (domain, _) in self.domains_of(&app)? {
+        for (_, domains, force_https) in self.https_sites()? {
+            for domain in domains {
                 let chain: Option<String> = self
                     .store
                     .with(|db| {
@@ -367,8 +404,8 @@ impl EdgeStore {
     ) -> Result<Vec<(String, String)>, EdgeError> {
         let now = now_unix();
         let mut wanted = Vec::new();
-        for (app, _) in self.https_apps()? {
-            for (domain, _) in self.domains_of(&app)? {
+        for (app, domains, _) in self.https_sites()? {
+            for domain in domains {
                 let (certificate, _) = self.certificate_info(&domain)?;
                 let due = certificate.is_none_or(|c| c.not_after - now < renew_before_secs);
                 if due {

@@ -45,6 +45,9 @@ pub struct IngressOptions {
     pub proxy_binary: PathBuf,
     /// This installation's ID: names the service so installations never collide.
     pub owner: String,
+    /// Where the proxy reaches Captain's dashboard (on the containers' gateway network),
+    /// to serve it at `captain.<root domain>`.
+    pub dashboard: Option<std::net::SocketAddr>,
     /// The swarm node the proxy runs on (this one), so its host ports are here.
     pub node_id: String,
 }
@@ -178,7 +181,7 @@ pub async fn start(
     tokio::spawn(async move {
         let mut last: Option<(tokio::time::Instant, HashMap<String, u64>)> = None;
         loop {
-            let table = service_table(&apps, &edge).to_string();
+            let table = service_table(&apps, &edge, options.dashboard).to_string();
             if let Err(error) =
                 admin_request(options.admin_port, &token, "PUT", "/services", &table).await
             {
@@ -320,9 +323,18 @@ fn proxy_spec(
 }
 
 /// Every deployed app at `APP.<root domain>` and its custom domains, served by its
-/// instances on their HTTP port.
-pub fn service_table(apps: &AppStore, edge: &EdgeStore) -> serde_json::Value {
+/// instances on their HTTP port; and the dashboard at `captain.<root domain>`.
+pub fn service_table(
+    apps: &AppStore,
+    edge: &EdgeStore,
+    dashboard: Option<std::net::SocketAddr>,
+) -> serde_json::Value {
     let mut hosts = serde_json::Map::new();
+    if let Some(address) = dashboard {
+        // An IP "resolves" to itself: the proxy needs no special case for Captain.
+        let target = serde_json::json!({ "dns": address.ip().to_string(), "port": address.port() });
+        hosts.insert(edge.dashboard_domain(), target);
+    }
     for app in apps.list().unwrap_or_default() {
         if app.spec.image.is_empty() {
             continue;
