@@ -189,7 +189,11 @@ pub async fn start(
             } else if let Err(error) = pushing.push_edge().await {
                 tracing::warn!(%error, "proxy refused the edge rules");
             }
-            if let Ok(totals) = read_totals(options.admin_port, &token).await {
+            if let Ok(mut totals) = read_totals(options.admin_port, &token).await {
+                // Requests to the dashboard are not an app instance's traffic.
+                if let Some(dashboard) = options.dashboard {
+                    totals.remove(&dashboard.ip().to_string());
+                }
                 let now = tokio::time::Instant::now();
                 let rates = rates(last.as_ref(), now, &totals);
                 *traffic.write().unwrap_or_else(|p| p.into_inner()) = rates;
