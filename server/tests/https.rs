@@ -228,6 +228,34 @@ async fn acme_certificates_custom_domains_force_https_and_renewal() {
         .await
         .unwrap();
     assert_eq!(plain.status, 308, "{plain:?}");
+    // Signing in there works: same-origin through the proxy, and the cookie is Secure.
+    let root_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(root_file.path(), &root).unwrap();
+    let dashboard_origin = format!("https://captain.captain.test:{}", ports.https);
+    let signed_in = testbed::run(
+        "curl",
+        &[
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %header{set-cookie}",
+            "--cacert",
+            root_file.path().to_str().unwrap(),
+            "--resolve",
+            &format!("captain.captain.test:{}:127.0.0.1", ports.https),
+            "-H",
+            &format!("Origin: {dashboard_origin}"),
+            "--data-urlencode",
+            &format!("password={}", common::PASSWORD),
+            &format!("{dashboard_origin}{}", common::server_fn_path("sign_in")),
+        ],
+    )
+    .unwrap();
+    assert!(
+        signed_in.contains("captain_session=") && signed_in.contains("Secure"),
+        "{signed_in}"
+    );
 
     // Renewal: a Captain that considers every certificate due replaces it, and the proxy
     // serves the new one without a restart.
