@@ -20,6 +20,10 @@ pub struct ServerContext {
     pub info: types::ServerInfo,
     /// Always mark the session cookie Secure (TLS ends before Captain).
     pub secure_cookies: bool,
+    /// Joins in progress (and the last ones finished), by job ID, for the wizard to follow.
+    pub joins: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, crate::pages::join::JoinJob>>,
+    >,
 }
 
 /// Domains, their checks, and certificates.

@@ -73,6 +73,7 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
         registry: prepared.registry,
         info: prepared.info,
         secure_cookies,
+        joins: Default::default(),
     };
     let state = AppState {
         leptos_options: leptos_options.clone(),

@@ -45,29 +45,18 @@ pub async fn join_server(
     host_key: String,
 ) -> Result<JoinOutcome, ServerFnError> {
     use crate::server_context::{server_context, to_server_error};
-    use engine::join::{JoinRequest, JoinRole};
     let context = server_context()?;
-    let (remote_ip, ssh_port) = remote
-        .trim()
-        .rsplit_once(':')
-        .and_then(|(ip, port)| Some((ip.to_owned(), port.parse::<u16>().ok()?)))
-        .ok_or_else(|| to_server_error(format!("{remote} is not IP:PORT")))?;
     let request = JoinRequest {
-        captain_ip: captain_ip.trim().to_owned(),
-        remote_ip,
-        ssh_port,
-        user: user.trim().to_owned(),
-        private_key: engine::Secret::new(private_key),
-        passphrase: passphrase
-            .filter(|p| !p.is_empty())
-            .map(engine::Secret::new),
-        role: if role == "manager" {
-            JoinRole::Manager
-        } else {
-            JoinRole::Worker
-        },
-        host_key: Some(host_key),
         trust: registry_trust(&context).map_err(to_server_error)?,
+        ..join_request(
+            captain_ip,
+            remote,
+            user,
+            private_key,
+            passphrase,
+            role,
+            host_key,
+        )?
     };
     let mut steps = Vec::new();
     let node_id = engine::join::join(&context.docker, &request, |p| {
@@ -95,10 +84,156 @@ fn registry_trust(
     Ok(trust)
 }
 
+/// A join running in the background, as the wizard follows it step by step.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinJob {
+    pub steps: Vec<(String, String)>,
+    /// The node ID once Ready, or the error; `None` while it runs.
+    pub outcome: Option<Result<String, String>>,
+}
+
+/// Starts the same checks and join as [`join_server`] in the background and returns a job
+/// ID at once, so the wizard can show each step the moment it completes.
+#[server]
+pub async fn start_join(
+    captain_ip: String,
+    remote: String,
+    user: String,
+    private_key: String,
+    passphrase: Option<String>,
+    role: String,
+    host_key: String,
+) -> Result<String, ServerFnError> {
+    use crate::server_context::{server_context, to_server_error};
+    let context = server_context()?;
+    let request = join_request(
+        captain_ip,
+        remote,
+        user,
+        private_key,
+        passphrase,
+        role,
+        host_key,
+    )?;
+    let request = JoinRequest {
+        trust: registry_trust(&context).map_err(to_server_error)?,
+        ..request
+    };
+    let id = engine::auth::random_token();
+    let jobs = context.joins.clone();
+    {
+        let mut jobs = jobs.lock().unwrap_or_else(|p| p.into_inner());
+        // Keep only recent jobs: a finished one is read by the wizard within a second.
+        if jobs.len() > 32 {
+            jobs.retain(|_, job| job.outcome.is_none());
+        }
+        jobs.insert(id.clone(), JoinJob::default());
+    }
+    let job_id = id.clone();
+    tokio::spawn(async move {
+        let record = |update: &dyn Fn(&mut JoinJob)| {
+            if let Some(job) = jobs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(&job_id)
+            {
+                update(job);
+            }
+        };
+        let result = engine::join::join(&context.docker, &request, |p| {
+            record(&|job: &mut JoinJob| job.steps.push((p.step.clone(), p.detail.clone())))
+        })
+        .await;
+        let outcome = result.map_err(|e| e.to_string());
+        record(&|job: &mut JoinJob| job.outcome = Some(outcome.clone()));
+        context.hub.refresh_soon();
+    });
+    Ok(id)
+}
+
+#[server]
+pub async fn join_status(job: String) -> Result<JoinJob, ServerFnError> {
+    let context = crate::server_context::server_context()?;
+    let jobs = context.joins.lock().unwrap_or_else(|p| p.into_inner());
+    jobs.get(&job)
+        .cloned()
+        .ok_or_else(|| ServerFnError::new("no such join"))
+}
+
+/// The request both join functions build from the wizard's fields.
+#[cfg(feature = "ssr")]
+fn join_request(
+    captain_ip: String,
+    remote: String,
+    user: String,
+    private_key: String,
+    passphrase: Option<String>,
+    role: String,
+    host_key: String,
+) -> Result<JoinRequest, ServerFnError> {
+    let (remote_ip, ssh_port) = remote
+        .trim()
+        .rsplit_once(':')
+        .and_then(|(ip, port)| Some((ip.to_owned(), port.parse::<u16>().ok()?)))
+        .ok_or_else(|| ServerFnError::new(format!("{remote} is not IP:PORT")))?;
+    Ok(JoinRequest {
+        captain_ip: captain_ip.trim().to_owned(),
+        remote_ip,
+        ssh_port,
+        user: user.trim().to_owned(),
+        private_key: engine::Secret::new(private_key),
+        passphrase: passphrase
+            .filter(|p| !p.is_empty())
+            .map(engine::Secret::new),
+        role: if role == "manager" {
+            JoinRole::Manager
+        } else {
+            JoinRole::Worker
+        },
+        host_key: Some(host_key),
+        trust: Vec::new(),
+    })
+}
+
+#[cfg(feature = "ssr")]
+use engine::join::{JoinRequest, JoinRole};
+
 #[component]
 pub fn JoinWizard() -> impl IntoView {
     let read = ServerAction::<ReadHostKey>::new();
-    let join = ServerAction::<JoinServer>::new();
+    let join = ServerAction::<StartJoin>::new();
+    // The running job, polled every 300 ms until it ends.
+    let job = RwSignal::new(None::<JoinJob>);
+    let tick = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                let running = join.value().with(|v| matches!(v, Some(Ok(_))))
+                    && job.with(|j| j.as_ref().is_none_or(|j| j.outcome.is_none()));
+                if running {
+                    tick.update(|t| *t += 1);
+                }
+            },
+            std::time::Duration::from_millis(300),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let polled = LocalResource::new(move || {
+        let id = join.value().get().and_then(Result::ok);
+        let _ = tick.get();
+        async move {
+            match id {
+                Some(id) => join_status(id).await.ok(),
+                None => None,
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Some(current)) = polled.get() {
+            job.set(Some(current));
+        }
+    });
     let captain = Resource::new(|| (), |_| captain_address());
     let remote_ip = RwSignal::new(String::new());
     let port = RwSignal::new("22".to_owned());
@@ -144,13 +279,18 @@ pub fn JoinWizard() -> impl IntoView {
                     </ActionForm>
                 </div>
             })}
-            {move || join.value().get().map(|result| match result {
-                Ok(outcome) => view! {
-                    <ul class="mt-3 text-sm text-emerald-800" data-testid="join-steps">
-                        {outcome.steps.into_iter().map(|(step, detail)| view! { <li>{format!("✓ {step}: {detail}")}</li> }).collect_view()}
-                    </ul>
-                }.into_any(),
-                Err(error) => view! { <p class="mt-3 text-sm text-rose-700" data-testid="join-error">{error_text(&error)}</p> }.into_any(),
+            {move || join.value().get().and_then(|started| started.err()).map(|error| view! {
+                <p class="mt-3 text-sm text-rose-700" data-testid="join-error">{error_text(&error)}</p>
+            })}
+            {move || job.get().map(|job| view! {
+                <ul class="mt-3 text-sm text-emerald-800" data-testid="join-steps">
+                    {job.steps.into_iter().map(|(step, detail)| view! { <li>{format!("✓ {step}: {detail}")}</li> }).collect_view()}
+                    {(job.outcome.is_none()).then(|| view! { <li class="text-slate-500">"…"</li> })}
+                </ul>
+                {match job.outcome {
+                    Some(Err(error)) => Some(view! { <p class="mt-2 text-sm text-rose-700" data-testid="join-error">{error}</p> }),
+                    _ => None,
+                }}
             })}
         </section>
     }
