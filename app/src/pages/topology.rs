@@ -4,7 +4,7 @@
 //! them — without a reload.
 
 use crate::live::LiveCluster;
-use crate::pages::apps::api::get_traffic;
+use crate::pages::apps::api::live_traffic;
 use leptos::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use types::{ClusterSnapshot, NodeInfo, NodeState, TaskInfo, TaskState, Traffic};
@@ -12,19 +12,7 @@ use types::{ClusterSnapshot, NodeInfo, NodeState, TaskInfo, TaskState, Traffic};
 #[component]
 pub fn Topology() -> impl IntoView {
     let live = expect_context::<LiveCluster>();
-    let tick = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(
-            move || tick.update(|t| *t += 1),
-            std::time::Duration::from_secs(2),
-        ) {
-            on_cleanup(move || handle.clear());
-        }
-    });
-    let traffic = LocalResource::new(move || {
-        tick.track();
-        get_traffic()
-    });
+    let traffic = live_traffic();
     view! {
         <section class="mt-6" data-testid="topology">
             <h2 class="text-lg font-semibold">"Topology"</h2>

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 pub const DEBIAN_IMAGE: &str = "debian:bookworm-slim";
 
-fn image_exists(tag: &str) -> bool {
+pub(crate) fn image_exists(tag: &str) -> bool {
     docker(&["image", "inspect", "--format", "{{.Id}}", tag]).is_ok()
 }
 

@@ -6,8 +6,8 @@
 //! which the base image has) are copied onto the Debian base. The configuration comes
 //! from the `NGINX_CONF` environment variable at start.
 
-use crate::command::{docker, run, run_command};
-use crate::images::{ensure_debian_base, DEBIAN_IMAGE};
+use crate::command::{run, run_command};
+use crate::images::{ensure_debian_base, image_exists, DEBIAN_IMAGE};
 use crate::lock;
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -17,11 +17,11 @@ pub const NGINX_IMAGE: &str = "captain-test/nginx:1";
 const CACHE: &str = "/var/cache/captain-testbed/nginx";
 
 pub fn ensure_nginx_image() -> Result<()> {
-    if docker(&["image", "inspect", "--format", "{{.Id}}", NGINX_IMAGE]).is_ok() {
+    if image_exists(NGINX_IMAGE) {
         return Ok(());
     }
     let _guard = lock::exclusive("image-nginx")?;
-    if docker(&["image", "inspect", "--format", "{{.Id}}", NGINX_IMAGE]).is_ok() {
+    if image_exists(NGINX_IMAGE) {
         return Ok(());
     }
     ensure_debian_base()?;

@@ -4,8 +4,8 @@
 //! with the image from Docker Hub. Also a TLS + htpasswd registry on the host, standing in
 //! for a third party's.
 
-use crate::command::{docker, run};
-use crate::images::{ensure_debian_base, DEBIAN_IMAGE};
+use crate::command::run;
+use crate::images::{ensure_debian_base, image_exists, DEBIAN_IMAGE};
 use crate::{free_port, lock, wait_for};
 use anyhow::{Context, Result};
 use std::process::{Child, Command, Stdio};
@@ -17,7 +17,7 @@ const CONFIG: &str = "version: 0.1\nlog:\n  fields:\n    service: registry\nstor
     blobdescriptor: inmemory\n  filesystem:\n    rootdirectory: /var/lib/registry\nhttp:\n  addr: :5000\n";
 
 pub fn ensure_registry_image() -> Result<()> {
-    let exists = || docker(&["image", "inspect", "--format", "{{.Id}}", REGISTRY_IMAGE]).is_ok();
+    let exists = || image_exists(REGISTRY_IMAGE);
     if exists() {
         return Ok(());
     }

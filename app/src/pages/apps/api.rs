@@ -127,3 +127,21 @@ pub async fn get_traffic(
         .map(|ingress| ingress.traffic())
         .unwrap_or_default())
 }
+
+/// The proxy's per-instance traffic, fetched again every 2 s while the page shows it.
+pub fn live_traffic(
+) -> LocalResource<Result<std::collections::HashMap<String, types::Traffic>, ServerFnError>> {
+    let tick = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(
+            move || tick.update(|t| *t += 1),
+            std::time::Duration::from_secs(2),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    LocalResource::new(move || {
+        tick.track();
+        get_traffic()
+    })
+}

@@ -1,6 +1,6 @@
 //! One app's page: its instances live, a scale control, the settings form and its deploys.
 
-use super::api::{get_app, get_traffic, AppDetails, DeleteApp, RollBackApp, SaveApp, ScaleApp};
+use super::api::{get_app, live_traffic, AppDetails, DeleteApp, RollBackApp, SaveApp, ScaleApp};
 use super::deploys::Deploys;
 use super::domains::DomainsPanel;
 use super::running_instances;
@@ -68,19 +68,7 @@ fn AppView(
     };
     let instances_name = name.clone();
     // Traffic figures come from the proxy's counters: refreshed every 2 s in the browser.
-    let tick = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(
-            move || tick.update(|t| *t += 1),
-            std::time::Duration::from_secs(2),
-        ) {
-            on_cleanup(move || handle.clear());
-        }
-    });
-    let traffic = LocalResource::new(move || {
-        tick.track();
-        get_traffic()
-    });
+    let traffic = live_traffic();
     let (scale_name, save_name, logs_name) = (name.clone(), name.clone(), name.clone());
     let (domains_name, deploys_name) = (name.clone(), name.clone());
     view! {
