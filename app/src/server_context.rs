@@ -18,6 +18,7 @@ pub struct ServerContext {
     pub edge: EdgeServices,
     pub registry: RegistryServices,
     pub info: types::ServerInfo,
+    pub builds: engine::build::Builds,
     /// Always mark the session cookie Secure (TLS ends before Captain).
     pub secure_cookies: bool,
     /// Joins in progress (and the last ones finished), by job ID, for the wizard to follow.

@@ -116,6 +116,18 @@ pub struct Config {
     #[arg(long, env = "CAPTAIN_NO_INGRESS")]
     pub no_ingress: bool,
 
+    /// Builds from source running at once (across apps; one app builds one at a time).
+    #[arg(long, env = "CAPTAIN_BUILD_CONCURRENCY", default_value_t = 2)]
+    pub build_concurrency: usize,
+
+    /// Versions whose built images are kept for instant rollback; older ones are pruned.
+    #[arg(long, env = "CAPTAIN_KEEP_VERSIONS", default_value_t = 10)]
+    pub keep_versions: usize,
+
+    /// Largest source upload accepted, in MiB (it may unpack to at most twice this).
+    #[arg(long, env = "CAPTAIN_MAX_UPLOAD_MB", default_value_t = 256)]
+    pub max_upload_mb: u64,
+
     /// Print every HTTP route as JSON and exit (used by the route-guard test).
     #[arg(long, hide = true)]
     pub print_routes: bool,

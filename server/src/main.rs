@@ -2,6 +2,7 @@
 //! the status websocket until Ctrl-C or SIGTERM.
 
 mod api;
+mod builds_api;
 mod config;
 mod guard;
 mod logs_ws;

@@ -25,6 +25,9 @@ pub struct AppState {
     pub hub: StatusHub,
     pub docker: bollard::Docker,
     pub apps: engine::apps::AppStore,
+    pub builds: engine::build::Builds,
+    /// Largest source upload, in bytes.
+    pub max_upload_bytes: u64,
 }
 
 /// Captain's own routes. The router is built from this list and `--print-routes` prints
@@ -42,7 +45,22 @@ fn api_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/api/apps/{name}/logs",
             get(crate::logs_ws::upgrade),
         ),
+        (
+            Method::GET,
+            "/api/apps/{name}/builds/ws",
+            get(crate::builds_api::follow),
+        ),
     ]
+}
+
+/// Routes whose bodies may be larger than [`MAX_REQUEST_BYTES`]; each enforces its own
+/// limit while the body streams in.
+fn upload_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![(
+        Method::POST,
+        crate::builds_api::UPLOAD_PATH,
+        axum::routing::post(crate::builds_api::upload),
+    )]
 }
 
 /// Reachable without signing in: the sign-in and first-run pages and what they call.
@@ -72,6 +90,7 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
         edge: prepared.edge,
         registry: prepared.registry,
         info: prepared.info,
+        builds: prepared.builds.clone(),
         secure_cookies,
         joins: Default::default(),
     };
@@ -80,12 +99,14 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
         hub: prepared.hub,
         docker,
         apps,
+        builds: prepared.builds,
+        max_upload_bytes: prepared.max_upload_bytes,
     };
     let mut router = Router::new();
     for (_, path, handler) in api_routes() {
         router = router.route(path, handler);
     }
-    router
+    let mut router = router
         .leptos_routes_with_context(
             &state,
             generate_route_list(App),
@@ -93,11 +114,15 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
             move || shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
         // Forms and server-function calls are small; uploads get their own, larger limit.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_REQUEST_BYTES,
-        ))
+        ));
+    for (_, path, handler) in upload_routes() {
+        router = router.route(path, handler); // added after the small limit: not under it
+    }
+    router
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
         .with_state(state)
 }
 
@@ -107,6 +132,7 @@ pub fn print_routes() {
     let guard_paths: std::collections::HashSet<String> = public_paths().into_iter().collect();
     let mut routes: Vec<(String, String)> = api_routes()
         .into_iter()
+        .chain(upload_routes())
         .map(|(method, path, _)| (method.to_string(), path.to_owned()))
         .collect();
     for listing in generate_route_list(App) {

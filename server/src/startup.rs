@@ -22,6 +22,9 @@ pub struct Prepared {
     pub edge: app::server_context::EdgeServices,
     pub registry: app::server_context::RegistryServices,
     pub info: ServerInfo,
+    pub builds: engine::build::Builds,
+    /// Largest upload the builds endpoint takes, in bytes.
+    pub max_upload_bytes: u64,
     /// The dashboard's listener on the containers' gateway, for the proxy to reach it.
     pub dashboard_listener: Option<std::net::TcpListener>,
 }
@@ -58,6 +61,22 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         .with_registries(registries.clone());
     let pusher = reconciler.clone();
     let reconciler = reconciler.spawn();
+    let max_upload_bytes = config.max_upload_mb.max(1) * 1024 * 1024;
+    let builds = engine::build::Builds::start(
+        store.clone(),
+        docker.clone(),
+        apps.clone(),
+        reconciler.clone(),
+        engine::build::BuildOptions {
+            concurrency: config.build_concurrency,
+            keep_versions: config.keep_versions,
+            work_dir: config.data_dir.join("builds"),
+            unpack_limits: engine::archive::Limits {
+                max_total_bytes: max_upload_bytes * 2,
+                ..Default::default()
+            },
+        },
+    )?;
     // The managed registry is reached at this node's swarm address by every node.
     let node_addr = engine::swarm::node_addr(&docker).await?;
     let registry = app::server_context::RegistryServices {
@@ -172,6 +191,8 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         edge,
         registry,
         info,
+        builds,
+        max_upload_bytes,
         dashboard_listener,
     })
 }

@@ -60,7 +60,7 @@ impl AppStore {
                 return Err(AppError::Exists(name.to_owned()));
             }
             if !spec.image.is_empty() {
-                add_version(tx, name, &spec.image)?;
+                add_version(tx, name, &spec.image, "image", None)?;
             }
             Ok(App { name: name.to_owned(), spec, revision: 1, created_at: now, updated_at: now })
         })
@@ -109,7 +109,7 @@ impl AppStore {
                 return Ok(Saved::Unchanged(current));
             }
             if current.spec.image != spec.image && !spec.image.is_empty() {
-                add_version(tx, name, &spec.image)?;
+                add_version(tx, name, &spec.image, "image", None)?;
             }
             Ok(Saved::Changed(write_spec(tx, current, spec)?))
         })
@@ -159,7 +159,7 @@ impl AppStore {
                 .optional()?
                 .ok_or_else(|| AppError::NotFound(format!("{name} version {number}")))?;
             let current = get_in(tx, name)?;
-            add_version(tx, name, &image)?;
+            add_version(tx, name, &image, &format!("rollback to v{number}"), None)?;
             let spec = AppSpec {
                 image,
                 ..current.spec.clone()
@@ -168,10 +168,32 @@ impl AppStore {
         })
     }
 
+    /// Deploys `image` as a new version even when the spec already names it (a rebuild
+    /// under the same tag is still a new deploy); returns the version number.
+    pub fn deploy_image(
+        &self,
+        name: &str,
+        image: &str,
+        source: &str,
+        git_hash: Option<&str>,
+    ) -> Result<i64, AppError> {
+        self.store.transaction(|tx| {
+            let current = get_in(tx, name)?;
+            let number = add_version(tx, name, image, source, git_hash)?;
+            let spec = AppSpec {
+                image: image.to_owned(),
+                ..current.spec.clone()
+            };
+            spec.validate()?;
+            write_spec(tx, current, spec)?;
+            Ok(number)
+        })
+    }
+
     pub fn versions(&self, name: &str) -> Result<Vec<AppVersion>, AppError> {
         Ok(self.store.with(|db| {
             let mut statement = db.prepare(
-                "SELECT number, image, created_at, state, message, registry_image FROM app_versions
+                "SELECT number, image, created_at, state, message, registry_image, source, git_hash FROM app_versions
                  WHERE app = ?1 ORDER BY number DESC",
             )?;
             let versions = statement.query_map([name], read_version)?.collect();
@@ -279,15 +301,30 @@ fn write_spec(tx: &Transaction<'_>, current: App, spec: AppSpec) -> Result<App, 
     })
 }
 
-fn add_version(tx: &Transaction<'_>, name: &str, image: &str) -> Result<i64, AppError> {
+fn add_version(
+    tx: &Transaction<'_>,
+    name: &str,
+    image: &str,
+    source: &str,
+    git_hash: Option<&str>,
+) -> Result<i64, AppError> {
     let number: i64 = tx.query_row(
         "SELECT COALESCE(MAX(number), 0) + 1 FROM app_versions WHERE app = ?1",
         [name],
         |row| row.get(0),
     )?;
     tx.execute(
-        "INSERT INTO app_versions (app, number, image, created_at, state) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![name, number, image, now_unix(), state_name(DeployState::Deploying)],
+        "INSERT INTO app_versions (app, number, image, created_at, state, source, git_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            name,
+            number,
+            image,
+            now_unix(),
+            state_name(DeployState::Deploying),
+            source,
+            git_hash
+        ],
     )?;
     Ok(number)
 }
@@ -318,6 +355,8 @@ fn read_version(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppVersion> {
         state: parse_state(&state),
         message: row.get(4)?,
         registry_image: row.get(5)?,
+        source: row.get(6)?,
+        git_hash: row.get(7)?,
     })
 }
 

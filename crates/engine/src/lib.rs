@@ -7,6 +7,7 @@
 pub mod apps;
 pub mod archive;
 pub mod auth;
+pub mod build;
 pub mod docker;
 pub mod docker_raw;
 pub mod edge;

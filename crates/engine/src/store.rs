@@ -92,6 +92,24 @@ const MIGRATIONS: &[&str] = &[
         created_at  INTEGER NOT NULL
     );
     ALTER TABLE app_versions ADD COLUMN registry_image TEXT;",
+    // 6: builds from source (the log is kept once a build ends), and where each version
+    // came from.
+    "CREATE TABLE builds (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        app          TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+        state        TEXT NOT NULL,
+        source       TEXT NOT NULL,
+        git_hash     TEXT,
+        created_at   INTEGER NOT NULL,
+        started_at   INTEGER,
+        finished_at  INTEGER,
+        message      TEXT NOT NULL DEFAULT '',
+        image        TEXT,
+        version      INTEGER,
+        log          TEXT NOT NULL DEFAULT ''
+    );
+    ALTER TABLE app_versions ADD COLUMN source TEXT NOT NULL DEFAULT 'image';
+    ALTER TABLE app_versions ADD COLUMN git_hash TEXT;",
 ];
 
 pub const DATABASE_FILE: &str = "captain.db";

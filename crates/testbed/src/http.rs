@@ -68,6 +68,12 @@ impl<'a> Request<'a> {
         self.header("Content-Type", "application/x-www-form-urlencoded")
     }
 
+    /// A raw body (an upload), sent as is.
+    pub fn bytes(mut self, body: Vec<u8>) -> Self {
+        self.body = body;
+        self
+    }
+
     pub fn from(mut self, address: &str) -> Self {
         self.from = Some(address.parse().expect("a valid IP address"));
         self

@@ -19,6 +19,7 @@ pub mod node2;
 pub mod pebble;
 pub mod registry;
 pub mod registry_image;
+pub mod sources;
 pub mod tls;
 
 pub use command::{docker, docker_on, run};

@@ -158,6 +158,11 @@ pub struct AppVersion {
     /// Where this version was pushed (`registry/prefix/app:vN`), when a registry is set.
     #[serde(default)]
     pub registry_image: Option<String>,
+    /// Where the version came from: "image", "build #12", "rollback to v3".
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub git_hash: Option<String>,
 }
 
 /// Parses `KEY=VALUE` lines (blank lines and `#` comments skipped), as the settings form

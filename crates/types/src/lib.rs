@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod build;
 pub mod cluster;
 pub mod edge;
 pub mod registry;
@@ -15,6 +16,7 @@ pub mod validate;
 
 pub use app::{App, AppSpec, AppVersion, DeployState, EnvVar, LogLine, Traffic, VolumeMount};
 pub use auth::{ApiTokenInfo, AuthState, NewApiToken, SessionInfo};
+pub use build::{Build, BuildEvent, BuildState};
 pub use cluster::{
     Availability, ClusterSnapshot, NodeId, NodeInfo, NodeRole, NodeState, PlacedInstance,
     ServiceId, ServiceInfo, TaskId, TaskInfo, TaskState,

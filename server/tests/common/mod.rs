@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod builds;
+
 use anyhow::Context;
 use futures::StreamExt;
 use std::io::{BufRead, BufReader};

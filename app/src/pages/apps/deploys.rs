@@ -8,8 +8,9 @@ use crate::format;
 use leptos::prelude::*;
 use types::{AppVersion, DeployState};
 
+/// `deployed` changes when a build from source deployed a new version.
 #[component]
-pub fn Deploys(app: String, initial: Vec<AppVersion>) -> impl IntoView {
+pub fn Deploys(app: String, initial: Vec<AppVersion>, deployed: RwSignal<u32>) -> impl IntoView {
     let versions = RwSignal::new(initial);
     let in_flight =
         move || versions.with(|v| v.first().is_some_and(|v| v.state == DeployState::Deploying));
@@ -29,7 +30,7 @@ pub fn Deploys(app: String, initial: Vec<AppVersion>) -> impl IntoView {
     let fetch_name = app.clone();
     let refreshed = LocalResource::new(move || {
         let name = fetch_name.clone();
-        let round = tick.get();
+        let round = tick.get() + deployed.get();
         async move {
             match round {
                 0 => None,
@@ -71,6 +72,8 @@ fn version_row(app: &str, index: usize, version: AppVersion) -> impl IntoView {
         <li class="flex flex-wrap items-center gap-3 py-2" data-testid="version" data-state=format!("{:?}", version.state)>
             <span class="font-mono">{format!("v{}", version.number)}</span>
             <span class="font-mono text-xs">{version.image}</span>
+            <span class="text-xs text-slate-500" data-testid="version-source">{version.source}</span>
+            {version.git_hash.map(|hash| view! { <span class="font-mono text-xs text-slate-500">{hash.chars().take(10).collect::<String>()}</span> })}
             <Badge tone label=format!("{:?}", version.state)/>
             <span class="text-xs text-slate-500">{format::unix_time(version.created_at)}</span>
             {version.registry_image.map(|pushed| view! { <span class="font-mono text-xs text-slate-500" title="pushed to the registry">{format!("→ {pushed}")}</span> })}

@@ -1,6 +1,7 @@
 //! One app's page: its instances live, a scale control, the settings form and its deploys.
 
 use super::api::{get_app, live_traffic, AppDetails, DeleteApp, RollBackApp, SaveApp, ScaleApp};
+use super::builds::BuildsPanel;
 use super::deploys::Deploys;
 use super::domains::DomainsPanel;
 use super::running_instances;
@@ -71,6 +72,9 @@ fn AppView(
     let traffic = live_traffic();
     let (scale_name, save_name, logs_name) = (name.clone(), name.clone(), name.clone());
     let (domains_name, deploys_name) = (name.clone(), name.clone());
+    let builds_name = name.clone();
+    // Bumped by the builds panel when a build deploys: the versions list then refreshes.
+    let deployed = RwSignal::new(0u32);
     view! {
         <div class="flex items-center gap-3">
             <h1 class="text-2xl font-semibold">{name.clone()}</h1>
@@ -134,7 +138,10 @@ fn AppView(
             <FieldError message=Signal::derive(move || save.value().with(|r| other_failure(r, &["image", "env", "volumes"])))/>
         </section>
         <section class=SECTION>
-            <Deploys app=deploys_name initial=versions/>
+            <BuildsPanel app=builds_name deployed/>
+        </section>
+        <section class=SECTION>
+            <Deploys app=deploys_name initial=versions deployed/>
         </section>
         <section class=SECTION>
             <h2 class="text-lg font-semibold text-rose-800">"Delete"</h2>

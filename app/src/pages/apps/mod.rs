@@ -1,6 +1,8 @@
 //! The Apps pages: the list with a create form, and each app's own page.
 
 pub mod api;
+mod builds;
+pub mod builds_api;
 mod deploys;
 mod detail;
 mod domains;
@@ -45,7 +47,7 @@ pub fn AppsPage() -> impl IntoView {
                 <input class=INPUT name="name" required placeholder="my-app" maxlength=types::validate::APP_NAME_MAX_CHARS/>
                 <FieldError message=Signal::derive(move || create.value().with(|r| field_failure(r, "name")))/>
             </label>
-            <label class="text-sm sm:col-span-2">"Image"
+            <label class="text-sm sm:col-span-2">"Image (empty: deploy from source on the app's page)"
                 <input class=INPUT name="image" placeholder="nginx:1.27" maxlength=types::validate::IMAGE_MAX_CHARS/>
                 <FieldError message=Signal::derive(move || create.value().with(|r| field_failure(r, "image")))/>
             </label>

@@ -1,0 +1,94 @@
+//! Deploy from source in a real browser: create an app with no image, choose a tarball
+//! on its page, upload it, and watch the build log stream in until the build succeeds
+//! and the new version appears — without reloading.
+
+mod common;
+
+use anyhow::Result;
+use common::{browser, screenshot, sign_in_at, start_captain, wait_until};
+use fantoccini::Locator;
+use std::time::Duration;
+use testbed::{ensure_httpd_image, ensure_swarm_engine, unique_name, HTTPD_IMAGE};
+
+#[tokio::test]
+#[ignore = "needs `cargo leptos build`, a Docker engine and Chromium; run by scripts/test.sh"]
+async fn a_tarball_uploaded_from_the_app_page_streams_its_build_log_to_the_end() -> Result<()> {
+    ensure_swarm_engine()?;
+    ensure_httpd_image()?;
+    let data_dir = tempfile::tempdir()?;
+    let (_captain, address) = start_captain(data_dir.path())?;
+    let (_driver, client) = browser().await?;
+    sign_in_at(&client, &address, "/apps").await?;
+
+    let name = unique_name("upl");
+    client
+        .find(Locator::Css("input[name=name]"))
+        .await?
+        .send_keys(&name)
+        .await?;
+    client
+        .find(Locator::XPath("//button[text()='Create app']"))
+        .await?
+        .click()
+        .await?;
+    let on_app_page = format!("location.pathname === '/apps/{name}'");
+    wait_until(
+        &client,
+        "the app's page",
+        Duration::from_secs(20),
+        &on_app_page,
+    )
+    .await?;
+
+    // Each step sleeps a little, so lines must arrive while the build is still running.
+    let dockerfile = format!(
+        "FROM {HTTPD_IMAGE}\nRUN echo first step output && sleep 2\nRUN echo second step output && sleep 2\n\
+         RUN echo 'uploaded from a browser' > /www/index.html\n"
+    );
+    let archive = testbed::sources::tarball(&[("Dockerfile", dockerfile.as_bytes())])?;
+    let folder = tempfile::tempdir()?;
+    let path = folder.path().join("site.tar.gz");
+    std::fs::write(&path, archive)?;
+    client
+        .find(Locator::Css("[data-testid=source-file]"))
+        .await?
+        .send_keys(&path.display().to_string())
+        .await?;
+    client
+        .find(Locator::Css("[data-testid=upload]"))
+        .await?
+        .click()
+        .await?;
+
+    let outcome = async {
+        wait_until(
+            &client,
+            "the first step's output while the build runs",
+            Duration::from_secs(60),
+            "(document.querySelector('[data-testid=build-log]')?.textContent ?? '').includes('first step output') \
+             && document.querySelector('[data-testid=build]')?.dataset.state === 'building'",
+        )
+        .await?;
+        wait_until(
+            &client,
+            "the build to succeed with its whole log",
+            Duration::from_secs(90),
+            "document.querySelector('[data-testid=build]')?.dataset.state === 'succeeded' \
+             && (document.querySelector('[data-testid=build-log]')?.textContent ?? '').includes('second step output') \
+             && (document.querySelector('[data-testid=build-log]')?.textContent ?? '').includes('deploying')",
+        )
+        .await?;
+        wait_until(
+            &client,
+            "the new version in the deploy list",
+            Duration::from_secs(30),
+            "[...document.querySelectorAll('[data-testid=version-source]')].some(e => e.textContent.startsWith('build #'))",
+        )
+        .await
+    }
+    .await;
+    screenshot(&client, "build-upload").await?;
+    let _ = testbed::docker(&["service", "rm", &format!("captain-app-{name}")]);
+    client.close().await?;
+    outcome
+}
