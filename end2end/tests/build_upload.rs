@@ -40,12 +40,18 @@ async fn a_tarball_uploaded_from_the_app_page_streams_its_build_log_to_the_end()
     )
     .await?;
 
-    // Each step sleeps a little, so lines must arrive while the build is still running.
+    // Each step sleeps a little, so lines must arrive while the build is still running;
+    // the nonce keeps the build cache from replaying it silently. The shell computes what
+    // the steps print, so the Dockerfile's own text never matches the output checked for.
     let dockerfile = format!(
-        "FROM {HTTPD_IMAGE}\nRUN echo first step output && sleep 2\nRUN echo second step output && sleep 2\n\
-         RUN echo 'uploaded from a browser' > /www/index.html\n"
+        "FROM {HTTPD_IMAGE}\nCOPY nonce /nonce\nRUN echo first-step-$((6*7)) && sleep 2\n\
+         RUN echo second-step-$((6*7)) && sleep 2\nRUN echo 'uploaded from a browser' > /www/index.html\n"
     );
-    let archive = testbed::sources::tarball(&[("Dockerfile", dockerfile.as_bytes())])?;
+    let nonce = unique_name("nonce");
+    let archive = testbed::sources::tarball(&[
+        ("Dockerfile", dockerfile.as_bytes()),
+        ("nonce", nonce.as_bytes()),
+    ])?;
     let folder = tempfile::tempdir()?;
     let path = folder.path().join("site.tar.gz");
     std::fs::write(&path, archive)?;
@@ -65,7 +71,7 @@ async fn a_tarball_uploaded_from_the_app_page_streams_its_build_log_to_the_end()
             &client,
             "the first step's output while the build runs",
             Duration::from_secs(60),
-            "(document.querySelector('[data-testid=build-log]')?.textContent ?? '').includes('first step output') \
+            "(document.querySelector('[data-testid=build-log]')?.textContent ?? '').includes('first-step-42') \
              && document.querySelector('[data-testid=build]')?.dataset.state === 'building'",
         )
         .await?;
@@ -74,8 +80,16 @@ async fn a_tarball_uploaded_from_the_app_page_streams_its_build_log_to_the_end()
             "the build to succeed with its whole log",
             Duration::from_secs(90),
             "document.querySelector('[data-testid=build]')?.dataset.state === 'succeeded' \
-             && (document.querySelector('[data-testid=build-log]')?.textContent ?? '').includes('second step output') \
+             && (document.querySelector('[data-testid=build-log]')?.textContent ?? '').includes('second-step-42') \
              && (document.querySelector('[data-testid=build-log]')?.textContent ?? '').includes('deploying')",
+        )
+        .await?;
+        wait_until(
+            &client,
+            "the log to follow its newest line",
+            Duration::from_secs(5),
+            "(p => p.lastElementChild.lastElementChild.getBoundingClientRect().bottom <= p.getBoundingClientRect().bottom + 1)\
+             (document.querySelector('[data-testid=build-log]'))",
         )
         .await?;
         wait_until(
@@ -87,6 +101,12 @@ async fn a_tarball_uploaded_from_the_app_page_streams_its_build_log_to_the_end()
         .await
     }
     .await;
+    let _ = client
+        .execute(
+            "document.querySelector('[data-testid=upload]')?.scrollIntoView()",
+            vec![],
+        )
+        .await;
     screenshot(&client, "build-upload").await?;
     let _ = testbed::docker(&["service", "rm", &format!("captain-app-{name}")]);
     client.close().await?;

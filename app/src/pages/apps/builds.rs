@@ -6,7 +6,7 @@ use super::builds_api::{CancelBuild, DeployDefinition};
 use crate::components::badge::{Badge, Tone};
 use crate::components::form::{failure, FieldError};
 use crate::format;
-use leptos::html::{Input, Pre};
+use leptos::html::Input;
 use leptos::prelude::*;
 use std::collections::HashMap;
 use types::{Build, BuildState};
@@ -53,14 +53,8 @@ pub fn BuildsPanel(app: String, deployed: RwSignal<u32>) -> impl IntoView {
     });
     let definition = ServerAction::<DeployDefinition>::new();
     let cancel = ServerAction::<CancelBuild>::new();
-    let log_ref = NodeRef::<Pre>::new();
-    // Keep the newest line in view while the followed build prints.
-    Effect::new(move |_| {
-        live.logs.track();
-        if let Some(pre) = log_ref.get() {
-            pre.set_scroll_top(pre.scroll_height());
-        }
-    });
+    // A memo, so a build's state changing does not re-render (and un-scroll) its log.
+    let shown = Memo::new(move |_| live.shown());
     let (definition_name, cancel_name) = (app.clone(), app.clone());
     view! {
         <h2 class="text-lg font-semibold">"Deploy from source"</h2>
@@ -83,13 +77,17 @@ pub fn BuildsPanel(app: String, deployed: RwSignal<u32>) -> impl IntoView {
             {move || live.builds.get().into_iter().map(|build| build_row(build, live, cancel, cancel_name.clone())).collect_view()}
         </ul>
         <FieldError message=Signal::derive(move || cancel.value().with(failure))/>
-        <Show when=move || live.shown().is_some()>
-            <p class="mt-3 text-xs text-slate-500">{move || live.shown().map(|id| format!("Log of build #{id}"))}</p>
-            <pre node_ref=log_ref data-testid="build-log"
-                class="mt-1 h-72 overflow-auto rounded-md bg-slate-950 p-3 font-mono text-xs leading-5 text-slate-100">
-                {move || live.shown().map(|id| live.logs.with(|logs| logs.get(&id).map(|lines| {
-                    lines.iter().map(|line| view! { <div>{line.clone()}</div> }).collect_view()
-                })))}
+        <Show when=move || shown.get().is_some()>
+            <p class="mt-3 text-xs text-slate-500">{move || shown.get().map(|id| format!("Log of build #{id}"))}</p>
+            // column-reverse anchors the scroll at the bottom: the newest line stays in
+            // view as lines arrive (and through re-renders) with no script measuring.
+            <pre data-testid="build-log"
+                class="mt-1 flex h-72 flex-col-reverse overflow-auto rounded-md bg-slate-950 p-3 font-mono text-xs leading-5 text-slate-100">
+                <div>
+                    {move || shown.get().map(|id| live.logs.with(|logs| logs.get(&id).map(|lines| {
+                        lines.iter().map(|line| view! { <div>{line.clone()}</div> }).collect_view()
+                    })))}
+                </div>
             </pre>
         </Show>
     }

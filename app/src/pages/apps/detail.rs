@@ -98,6 +98,9 @@ fn AppView(
             </ul>
         </section>
         <section class=SECTION>
+            <BuildsPanel app=builds_name deployed/>
+        </section>
+        <section class=SECTION>
             <DomainsPanel app=domains_name/>
         </section>
         <section class=SECTION>
@@ -136,9 +139,6 @@ fn AppView(
                 </div>
             </ActionForm>
             <FieldError message=Signal::derive(move || save.value().with(|r| other_failure(r, &["image", "env", "volumes"])))/>
-        </section>
-        <section class=SECTION>
-            <BuildsPanel app=builds_name deployed/>
         </section>
         <section class=SECTION>
             <Deploys app=deploys_name initial=versions deployed/>
