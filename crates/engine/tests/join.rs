@@ -81,10 +81,29 @@ async fn joins_over_ssh_with_clear_errors_for_every_failure() {
             request(&node2, &fresh_key(), "root", Some(fingerprint.clone())),
             "refused this key",
         ),
-        // node2's sshd takes the key for any user; `nobody` then cannot run Docker.
+        // node2's sshd takes the test key for any user: these two have a shell, but one
+        // is outside the docker group and the other finds no `docker` at all.
         (
-            request(&node2, &key, "nobody", Some(fingerprint.clone())),
+            request(
+                &node2,
+                &key,
+                testbed::node2::PLAIN_USER,
+                Some(fingerprint.clone()),
+            ),
             "cannot use Docker",
+        ),
+        (
+            request(
+                &node2,
+                &key,
+                testbed::node2::NO_DOCKER_USER,
+                Some(fingerprint.clone()),
+            ),
+            "Docker is not installed",
+        ),
+        (
+            request(&node2, &key, "no-such-user", Some(fingerprint.clone())),
+            "refused",
         ),
         (
             request(&node2, &key, "root", Some("SHA256:AAAA".into())),

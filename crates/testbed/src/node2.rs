@@ -21,6 +21,10 @@ const NETNS_PATH: &str = "/var/run/netns/captain-node2";
 const VETH_HOST: &str = "cpt-n2-host";
 const VETH_NODE: &str = "cpt-n2-node";
 const STATE_DIR: &str = "/var/lib/captain-node2";
+/// A node2 user whose sessions find no `docker` on their PATH: "Docker missing".
+pub const NO_DOCKER_USER: &str = "captain-nodocker";
+/// A node2 user with a shell but outside the docker group: "cannot use Docker".
+pub const PLAIN_USER: &str = "captain-plain";
 const RUN_DIR: &str = "/run/captain-node2";
 
 fn in_netns(program: &str, args: &[&str]) -> Result<String> {
@@ -230,21 +234,30 @@ impl Node2 {
             }
         }
         std::fs::copy(state.join("test_key.pub"), state.join("authorized_keys"))?;
+        ensure_test_users()?;
         let config = state.join("sshd_config");
-        std::fs::write(
-            &config,
-            format!(
-                "ListenAddress {NODE2_ADDR}\nPort 22\nHostKey {STATE_DIR}/ssh_host_ed25519_key\n\
-                 AuthorizedKeysFile {STATE_DIR}/authorized_keys\nPidFile {RUN_DIR}/sshd.pid\n\
-                 PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-                 SetEnv DOCKER_HOST={SOCKET}\n"
-            ),
-        )?;
+        let wanted = format!(
+            "ListenAddress {NODE2_ADDR}\nPort 22\nHostKey {STATE_DIR}/ssh_host_ed25519_key\n\
+             AuthorizedKeysFile {STATE_DIR}/authorized_keys\nPidFile {RUN_DIR}/sshd.pid\n\
+             PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
+             SetEnv DOCKER_HOST={SOCKET}\n\
+             Match User {NO_DOCKER_USER}\n    SetEnv PATH=/nonexistent\n"
+        );
+        let changed = std::fs::read_to_string(&config).ok().as_deref() != Some(wanted.as_str());
+        std::fs::write(&config, &wanted)?;
         let pidfile = Path::new(RUN_DIR).join("sshd.pid");
-        let running = std::fs::read_to_string(&pidfile)
-            .map(|pid| Path::new(&format!("/proc/{}", pid.trim())).exists())
-            .unwrap_or(false);
+        let pid = std::fs::read_to_string(&pidfile).unwrap_or_default();
+        let mut running =
+            !pid.trim().is_empty() && Path::new(&format!("/proc/{}", pid.trim())).exists();
+        if running && changed {
+            // sshd reads its configuration once: an older one is replaced by a restart.
+            run("kill", &[pid.trim()])?;
+            wait_for("the old sshd to stop", Duration::from_secs(10), || {
+                (!Path::new(&format!("/proc/{}", pid.trim())).exists()).then_some(())
+            })?;
+            running = false;
+        }
         if !running {
             in_netns("/usr/sbin/sshd", &["-f", config.to_str().unwrap()])
                 .context("starting node2's sshd")?;
@@ -296,4 +309,29 @@ impl Drop for Node2 {
             eprintln!("node2 clean-up failed (the next acquire retries): {error:#}");
         }
     }
+}
+
+/// Creates the test users (shell `/bin/sh`, key login only; node2's sshd takes the test
+/// key for any user) if a previous run has not.
+fn ensure_test_users() -> Result<()> {
+    let _guard = lock::exclusive("node2-users")?;
+    for user in [NO_DOCKER_USER, PLAIN_USER] {
+        if run("id", &["-u", user]).is_err() {
+            run(
+                "useradd",
+                &[
+                    "--system",
+                    "--shell",
+                    "/bin/sh",
+                    "--home-dir",
+                    "/",
+                    "--no-create-home",
+                    user,
+                ],
+            )?;
+        }
+        // A locked account ("!") is refused even with a valid key; "*" only has no password.
+        run("usermod", &["-p", "*", user])?;
+    }
+    Ok(())
 }
