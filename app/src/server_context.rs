@@ -19,6 +19,8 @@ pub struct ServerContext {
     pub registry: RegistryServices,
     pub info: types::ServerInfo,
     pub builds: engine::build::Builds,
+    /// SSH access to joined servers, kept (sealed) only when asked for at join time.
+    pub node_access: engine::node_access::NodeAccess,
     /// Always mark the session cookie Secure (TLS ends before Captain).
     pub secure_cookies: bool,
     /// Joins in progress (and the last ones finished), by job ID, for the wizard to follow.

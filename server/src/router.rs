@@ -91,6 +91,7 @@ pub fn build(prepared: Prepared, address: SocketAddr, secure_cookies: bool) -> R
         registry: prepared.registry,
         info: prepared.info,
         builds: prepared.builds.clone(),
+        node_access: prepared.node_access,
         secure_cookies,
         joins: Default::default(),
     };

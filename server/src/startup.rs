@@ -23,6 +23,7 @@ pub struct Prepared {
     pub registry: app::server_context::RegistryServices,
     pub info: ServerInfo,
     pub builds: engine::build::Builds,
+    pub node_access: engine::node_access::NodeAccess,
     /// Largest upload the builds endpoint takes, in bytes.
     pub max_upload_bytes: u64,
     /// The dashboard's listener on the containers' gateway, for the proxy to reach it.
@@ -192,6 +193,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         registry,
         info,
         builds,
+        node_access: engine::node_access::NodeAccess::new(secrets.clone()),
         max_upload_bytes,
         dashboard_listener,
     })

@@ -95,3 +95,103 @@ async fn the_wizard_joins_a_server_and_forgets_its_key() {
     drop(node2);
     common::remove_registry(&port).await;
 }
+
+/// Joins node2 through the API (worker), returning the answer's body.
+async fn join_node2(captain: &Captain, cookie: &str, key: &str, keep_key: &str) -> Value {
+    let read = captain
+        .call(
+            cookie,
+            "read_host_key",
+            &[("remote_ip", NODE2_ADDR), ("ssh_port", "22")],
+        )
+        .await
+        .unwrap();
+    let fingerprint: String = serde_json::from_str(&read.body).unwrap();
+    let remote = format!("{NODE2_ADDR}:22");
+    let fields = [
+        ("captain_ip", LEADER_ADDR),
+        ("remote", remote.as_str()),
+        ("user", "root"),
+        ("private_key", key),
+        ("passphrase", ""),
+        ("role", "worker"),
+        ("host_key", fingerprint.as_str()),
+        ("keep_key", keep_key),
+    ];
+    let joined = captain.call(cookie, "join_server", &fields).await.unwrap();
+    assert!(joined.status < 400, "{joined:?}\n{}", captain.log());
+    serde_json::from_str(&joined.body).unwrap()
+}
+
+async fn remove_node(captain: &Captain, cookie: &str, node_id: &str) -> String {
+    let removed = captain
+        .call(
+            cookie,
+            "node_action",
+            &[("node_id", node_id), ("action", "remove")],
+        )
+        .await
+        .unwrap();
+    assert!(removed.status < 400, "{removed:?}");
+    serde_json::from_str(&removed.body).unwrap()
+}
+
+#[tokio::test]
+async fn a_kept_key_lets_a_removed_server_leave_the_swarm_itself() {
+    let node2 = blocking(Node2::acquire).await.unwrap();
+    let key = std::fs::read_to_string(node2.ssh_key_path()).unwrap();
+    let captain = Captain::start(&[]).unwrap();
+    let cookie = captain.sign_in().await.unwrap();
+    let node2_state = || {
+        node2
+            .docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"])
+            .unwrap()
+    };
+
+    let outcome = join_node2(&captain, &cookie, &key, "yes").await;
+    assert!(
+        outcome["steps"].to_string().contains("key-kept"),
+        "{outcome}"
+    );
+    let node_id = outcome["node_id"].as_str().unwrap().to_owned();
+    // Kept means sealed: the key's text is still nowhere in Captain's data folder.
+    let secret_line = key
+        .lines()
+        .find(|line| line.len() > 40 && !line.starts_with("-----"))
+        .unwrap()
+        .to_owned();
+    let found = testbed::run(
+        "grep",
+        &[
+            "-rl",
+            "--",
+            &secret_line,
+            captain.data_dir.path().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        found.is_err() || found.unwrap().is_empty(),
+        "the kept key is sealed"
+    );
+    assert!(!captain.log().contains(&secret_line));
+
+    let said = remove_node(&captain, &cookie, &node_id).await;
+    assert!(said.contains("left the swarm (over SSH)"), "{said}");
+    assert_eq!(node2_state(), "inactive", "node2 itself left the swarm");
+    assert!(
+        docker(&["node", "inspect", &node_id]).is_err(),
+        "and the swarm forgot it"
+    );
+
+    // Without a kept key the server is only removed from the list, and the answer says
+    // what is left to do there.
+    let outcome = join_node2(&captain, &cookie, &key, "").await;
+    let node_id = outcome["node_id"].as_str().unwrap().to_owned();
+    let said = remove_node(&captain, &cookie, &node_id).await;
+    assert!(
+        said.contains("run `docker swarm leave` on the server"),
+        "{said}"
+    );
+    assert!(docker(&["node", "inspect", &node_id]).is_err());
+    drop(node2);
+}

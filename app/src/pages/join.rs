@@ -1,6 +1,10 @@
 //! The "Join a server" wizard on the Nodes page: read the server's host key for the user
 //! to confirm, then check and join it over SSH. The private key travels once, in this
-//! request, and is never stored or logged.
+//! request, and is never logged; it is stored (sealed) only if the user ticks "keep".
+
+// The join server functions take one argument per wizard field (the form posts them by
+// name), and the code `#[server]` generates from them cannot carry an attribute.
+#![allow(clippy::too_many_arguments)]
 
 use crate::components::form::{error_text, failure, FieldError};
 use leptos::prelude::*;
@@ -43,6 +47,7 @@ pub async fn join_server(
     passphrase: Option<String>,
     role: String,
     host_key: String,
+    keep_key: Option<String>,
 ) -> Result<JoinOutcome, ServerFnError> {
     use crate::server_context::{server_context, to_server_error};
     let context = server_context()?;
@@ -64,6 +69,16 @@ pub async fn join_server(
     })
     .await
     .map_err(to_server_error)?;
+    if keep_key.is_some_and(|keep| !keep.is_empty()) {
+        context
+            .node_access
+            .keep(&node_id, &request)
+            .map_err(to_server_error)?;
+        steps.push((
+            "key-kept".into(),
+            "SSH key kept, encrypted, for later maintenance".into(),
+        ));
+    }
     context.hub.refresh_soon();
     Ok(JoinOutcome { node_id, steps })
 }
@@ -103,6 +118,7 @@ pub async fn start_join(
     passphrase: Option<String>,
     role: String,
     host_key: String,
+    keep_key: Option<String>,
 ) -> Result<String, ServerFnError> {
     use crate::server_context::{server_context, to_server_error};
     let context = server_context()?;
@@ -144,7 +160,22 @@ pub async fn start_join(
             record(&|job: &mut JoinJob| job.steps.push((p.step.clone(), p.detail.clone())))
         })
         .await;
-        let outcome = result.map_err(|e| e.to_string());
+        let keep = keep_key.is_some_and(|keep| !keep.is_empty());
+        let outcome = match result {
+            Ok(node_id) if keep => match context.node_access.keep(&node_id, &request) {
+                Ok(()) => {
+                    let detail = "SSH key kept, encrypted, for later maintenance".to_owned();
+                    record(&|job: &mut JoinJob| {
+                        job.steps.push(("key-kept".into(), detail.clone()))
+                    });
+                    Ok(node_id)
+                }
+                Err(error) => Err(format!(
+                    "joined as {node_id}, but the key could not be kept: {error}"
+                )),
+            },
+            other => other.map_err(|e| e.to_string()),
+        };
         record(&|job: &mut JoinJob| job.outcome = Some(outcome.clone()));
         context.hub.refresh_soon();
     });
@@ -264,12 +295,16 @@ pub fn JoinWizard() -> impl IntoView {
                             <input class=INPUT name="captain_ip" required value=move || captain.get().and_then(Result::ok).unwrap_or_default()/>
                         </label>
                         <label class="text-sm">"SSH user"<input class=INPUT name="user" value="root" required/></label>
-                        <label class="text-sm sm:col-span-2">"Private key (OpenSSH or PEM; used once, never stored)"
+                        <label class="text-sm sm:col-span-2">"Private key (OpenSSH or PEM; used for this join only, unless kept below)"
                             <textarea class=format!("{INPUT} font-mono") name="private_key" rows="4" required autocomplete="off" data-testid="join-key"></textarea>
                         </label>
                         <label class="text-sm">"Key passphrase (if any)"<input class=INPUT type="password" name="passphrase" autocomplete="off"/></label>
                         <label class="text-sm">"Join as"
                             <select class=INPUT name="role"><option value="worker">"worker"</option><option value="manager">"manager"</option></select>
+                        </label>
+                        <label class="text-sm sm:col-span-2">
+                            <input type="checkbox" name="keep_key" value="yes" data-testid="join-keep-key"/>
+                            " Keep the key, encrypted, so Captain can make this server leave the swarm when it is removed"
                         </label>
                         <div class="sm:col-span-2">
                             <button class=BUTTON type="submit" disabled=move || join.pending().get() data-testid="join-submit">

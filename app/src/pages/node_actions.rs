@@ -19,33 +19,52 @@ pub async fn drain_preview(node_id: String) -> Result<Vec<PlacedInstance>, Serve
         .map_err(to_server_error)
 }
 
-/// `action`: drain, activate, promote, demote or remove.
+/// `action`: drain, activate, promote, demote or remove; answers what happened.
 #[server]
-pub async fn node_action(node_id: String, action: String) -> Result<(), ServerFnError> {
+pub async fn node_action(node_id: String, action: String) -> Result<String, ServerFnError> {
     use crate::server_context::{server_context, to_server_error};
     use engine::bollard::models::{NodeSpecAvailabilityEnum, NodeSpecRoleEnum};
     let context = server_context()?;
     let docker = &context.docker;
     let result = match action.as_str() {
         "drain" => {
-            engine::nodes::set_availability(docker, &node_id, NodeSpecAvailabilityEnum::DRAIN).await
+            engine::nodes::set_availability(docker, &node_id, NodeSpecAvailabilityEnum::DRAIN)
+                .await
+                .map(|()| "drained".to_owned())
         }
         "activate" => {
             engine::nodes::set_availability(docker, &node_id, NodeSpecAvailabilityEnum::ACTIVE)
                 .await
+                .map(|()| "active".to_owned())
         }
-        "promote" => engine::nodes::set_role(docker, &node_id, NodeSpecRoleEnum::MANAGER).await,
-        "demote" => engine::nodes::set_role(docker, &node_id, NodeSpecRoleEnum::WORKER).await,
+        "promote" => engine::nodes::set_role(docker, &node_id, NodeSpecRoleEnum::MANAGER)
+            .await
+            .map(|()| "promoted to manager".to_owned()),
+        "demote" => engine::nodes::set_role(docker, &node_id, NodeSpecRoleEnum::WORKER)
+            .await
+            .map(|()| "demoted to worker".to_owned()),
         "remove" => {
             let own = context.info.node_id.clone();
             let timeout = std::time::Duration::from_secs(120);
-            engine::nodes::remove(docker, &node_id, &own, timeout).await
+            let access = context
+                .node_access
+                .request(&node_id)
+                .map_err(to_server_error)?;
+            let removed =
+                engine::nodes::remove(docker, &node_id, &own, timeout, access.as_ref()).await;
+            if removed.is_ok() {
+                context
+                    .node_access
+                    .forget(&node_id)
+                    .map_err(to_server_error)?;
+            }
+            removed.map(|left| left.describe())
         }
         other => return Err(to_server_error(format!("unknown node action {other:?}"))),
     };
-    result.map_err(to_server_error)?;
+    let done = result.map_err(to_server_error)?;
     context.hub.refresh_soon();
-    Ok(())
+    Ok(done)
 }
 
 /// Spreads multi-instance apps over every node (after a join, say); returns the apps.
@@ -129,6 +148,9 @@ pub fn NodeActions(node: NodeInfo) -> impl IntoView {
                 }.into_any()
             }
             Err(error) => view! { <p class="mt-2 text-xs text-rose-700">{error_text(&error)}</p> }.into_any(),
+        })}
+        {move || act.value().get().and_then(Result::ok).map(|done| view! {
+            <p class="mt-2 text-xs text-slate-600" data-testid="node-action-result">{done}</p>
         })}
         <FieldError message=Signal::derive(move || act.value().with(failure))/>
     }

@@ -14,6 +14,7 @@ pub mod edge;
 pub mod ingress;
 pub mod join;
 pub mod logs;
+pub mod node_access;
 pub mod nodes;
 pub mod reconcile;
 pub mod registry;

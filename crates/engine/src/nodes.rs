@@ -139,14 +139,40 @@ pub async fn set_role(
     }
 }
 
-/// Removes a node: a live one is drained first and must end up empty; a dead (Down) one
-/// is removed at once, its instances having been rescheduled by swarm already.
+/// Whether the removed server itself left the swarm.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Left {
+    /// Captain ran `docker swarm leave` on it over SSH with the kept key.
+    OverSsh,
+    /// It was down: it finds out when it comes back (and should then leave by hand).
+    WasDown,
+    /// No SSH access was kept for it: someone has to run `docker swarm leave` there.
+    NoAccessKept,
+    /// SSH was tried and failed (why); removed from the swarm's list anyway.
+    Failed(String),
+}
+
+impl Left {
+    pub fn describe(&self) -> String {
+        match self {
+            Left::OverSsh => "removed; the server left the swarm (over SSH)".into(),
+            Left::WasDown => "removed; the server was down — if it comes back, run `docker swarm leave` there".into(),
+            Left::NoAccessKept => "removed; no SSH key was kept for it, so run `docker swarm leave` on the server before joining it anywhere".into(),
+            Left::Failed(reason) => format!("removed, but it could not be made to leave over SSH ({reason}); run `docker swarm leave` there"),
+        }
+    }
+}
+
+/// Removes a node: a live one is drained first and must end up empty, then leaves the
+/// swarm over SSH when `access` (kept at join time) is given; a dead (Down) one is
+/// removed at once, its instances having been rescheduled by swarm already.
 pub async fn remove(
     docker: &Docker,
     node_id: &str,
     own_node_id: &str,
     drain_timeout: Duration,
-) -> Result<(), NodeError> {
+    access: Option<&crate::join::JoinRequest>,
+) -> Result<Left, NodeError> {
     if node_id == own_node_id {
         return Err(NodeError::OwnNode);
     }
@@ -177,6 +203,14 @@ pub async fn remove(
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+    let left = match (down, access) {
+        (true, _) => Left::WasDown,
+        (false, None) => Left::NoAccessKept,
+        (false, Some(access)) => match crate::node_access::leave_swarm(access).await {
+            Ok(()) => Left::OverSsh,
+            Err(error) => Left::Failed(error.to_string()),
+        },
+    };
     // Force: a node that is still up but drained has nothing left to lose, and a dead
     // one cannot leave by itself.
     docker
@@ -185,8 +219,8 @@ pub async fn remove(
             Some(DeleteNodeOptionsBuilder::default().force(true).build()),
         )
         .await?;
-    tracing::info!(node = %node_id, was_down = down, "node removed");
-    Ok(())
+    tracing::info!(node = %node_id, ?left, "node removed");
+    Ok(left)
 }
 
 /// Spreads the instances of every app with more than one over all available nodes — swarm
