@@ -165,6 +165,30 @@ async fn the_managed_registry_takes_every_deploy_and_serves_every_node() {
         client.tags(&format!("captain/{app}")).await.unwrap(),
         vec!["v1"]
     );
+    // A build from source goes the same way: built here, pushed, run from the registry.
+    let built = unique_name("built");
+    common::create_app(&captain, &cookie, &built, "", "1").await;
+    let definition = common::builds::page_definition("built and pushed");
+    let build = common::builds::deploy_definition(&captain, &cookie, &built, &definition).await;
+    common::builds::wait_build(
+        &captain,
+        &cookie,
+        &built,
+        build.id,
+        types::BuildState::Succeeded,
+        120,
+    )
+    .await;
+    let built_ref = format!("{address}/captain/{built}:v1");
+    common::wait_until("the built app to run from the registry", 90, || {
+        service_image(&built).starts_with(&built_ref)
+    })
+    .await;
+    assert_eq!(
+        client.tags(&format!("captain/{built}")).await.unwrap(),
+        vec!["v1"]
+    );
+    common::delete_app(&captain, &cookie, &built).await;
     let wrong =
         engine::registry::client::RegistryClient::new(&address, "captain", "nope", Some(&ca_pem))
             .unwrap()
@@ -226,11 +250,12 @@ async fn the_managed_registry_takes_every_deploy_and_serves_every_node() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let report = call_json(&captain, &cookie, "clean_up_registry", &[("keep", "1")]).await;
-    assert_eq!(
-        report["deleted"],
-        serde_json::json!([format!("captain/{app}:v1")]),
-        "{report}"
-    );
+    // (The deleted built app's tag goes too: no app needs it any more.)
+    let mut deleted: Vec<String> = serde_json::from_value(report["deleted"].clone()).unwrap();
+    deleted.sort();
+    let mut expected = vec![format!("captain/{app}:v1"), format!("captain/{built}:v1")];
+    expected.sort();
+    assert_eq!(deleted, expected, "{report}");
     assert!(
         report["bytes_after"].as_u64() < report["bytes_before"].as_u64(),
         "{report}"
