@@ -138,9 +138,16 @@ async fn remove_node(captain: &Captain, cookie: &str, node_id: &str) -> String {
 
 #[tokio::test]
 async fn a_kept_key_lets_a_removed_server_leave_the_swarm_itself() {
-    let node2 = blocking(Node2::acquire).await.unwrap();
+    let node2 = blocking(|| {
+        testbed::ensure_debian_base()?;
+        testbed::registry_image::ensure_registry_image()?;
+        Node2::acquire()
+    })
+    .await
+    .unwrap();
     let key = std::fs::read_to_string(node2.ssh_key_path()).unwrap();
-    let captain = Captain::start(&[]).unwrap();
+    let port = testbed::free_port().to_string();
+    let captain = Captain::start(&["--registry-port", &port]).unwrap();
     let cookie = captain.sign_in().await.unwrap();
     let node2_state = || {
         node2
@@ -175,6 +182,19 @@ async fn a_kept_key_lets_a_removed_server_leave_the_swarm_itself() {
     );
     assert!(!captain.log().contains(&secret_line));
 
+    // A registry set up after the join: the kept key installs its CA on node2 too.
+    let enabled = captain
+        .call(&cookie, "enable_managed_registry", &[])
+        .await
+        .unwrap();
+    assert!(enabled.status < 400, "{enabled:?}");
+    let info: Value = serde_json::from_str(&enabled.body).unwrap();
+    assert_eq!(
+        info["node_trust"],
+        serde_json::json!([format!("{NODE2_ADDR}: CA installed over SSH")]),
+        "{info}"
+    );
+
     let said = remove_node(&captain, &cookie, &node_id).await;
     assert!(said.contains("left the swarm (over SSH)"), "{said}");
     assert_eq!(node2_state(), "inactive", "node2 itself left the swarm");
@@ -194,4 +214,5 @@ async fn a_kept_key_lets_a_removed_server_leave_the_swarm_itself() {
     );
     assert!(docker(&["node", "inspect", &node_id]).is_err());
     drop(node2);
+    common::remove_registry(&port).await;
 }

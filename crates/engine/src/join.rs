@@ -372,7 +372,11 @@ pub async fn join(
 
 /// Writes a registry's CA where the server's Docker engine reads it, directly or through
 /// passwordless sudo.
-async fn install_trust(remote: &Remote, registry: &str, ca_pem: &str) -> Result<(), JoinError> {
+pub(crate) async fn install_trust(
+    remote: &Remote,
+    registry: &str,
+    ca_pem: &str,
+) -> Result<(), JoinError> {
     let failed = |detail: String| JoinError::Trust {
         registry: registry.to_owned(),
         detail,

@@ -90,6 +90,53 @@ fn name(node_id: &str) -> String {
     format!("{PREFIX}{node_id}")
 }
 
+/// Makes every other node's engine trust a registry's private CA: over SSH where a key
+/// was kept, otherwise by saying what to do there. One line per node.
+pub async fn trust_everywhere(
+    access: &NodeAccess,
+    docker: &bollard::Docker,
+    own_node_id: &str,
+    registry: &str,
+    ca_pem: &str,
+) -> Vec<String> {
+    let nodes = docker
+        .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
+        .await
+        .unwrap_or_default();
+    let mut notes = Vec::new();
+    for node in nodes {
+        let Some(id) = node.id.filter(|id| id != own_node_id) else {
+            continue;
+        };
+        let name = node
+            .status
+            .and_then(|status| status.addr)
+            .unwrap_or_else(|| id.clone());
+        let note = match access.request(&id) {
+            Ok(Some(request)) => match install_over_ssh(&request, registry, ca_pem).await {
+                Ok(()) => format!("{name}: CA installed over SSH"),
+                Err(error) => format!("{name}: could not install the CA over SSH: {error}"),
+            },
+            Ok(None) => format!(
+                "{name}: no SSH key kept; copy the CA to /etc/docker/certs.d/{registry}/ca.crt there"
+            ),
+            Err(error) => format!("{name}: {error}"),
+        };
+        tracing::info!(%note, "registry trust");
+        notes.push(note);
+    }
+    notes
+}
+
+async fn install_over_ssh(
+    request: &JoinRequest,
+    registry: &str,
+    ca_pem: &str,
+) -> Result<(), JoinError> {
+    let remote = Remote::connect(request).await?;
+    crate::join::install_trust(&remote, registry, ca_pem).await
+}
+
 /// Makes the server behind `access` leave its swarm (`docker swarm leave --force`).
 pub async fn leave_swarm(access: &JoinRequest) -> Result<(), JoinError> {
     let remote = Remote::connect(access).await?;

@@ -24,6 +24,10 @@ pub struct RegistryInfo {
     /// Deploys are pushed here.
     pub is_default: bool,
     pub created_at: i64,
+    /// After setting up a registry with a private CA: how each other node came to trust
+    /// it (installed over SSH with a kept key, or what to do by hand).
+    #[serde(default)]
+    pub node_trust: Vec<String>,
 }
 
 /// An app whose running image is not in the default registry yet.

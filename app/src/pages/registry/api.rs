@@ -60,14 +60,41 @@ pub async fn enable_managed_registry() -> Result<RegistryInfo, ServerFnError> {
     use crate::server_context::{server_context, to_server_error};
     let context = server_context()?;
     let registry = &context.registry;
-    engine::registry::managed::enable(
+    let mut info = engine::registry::managed::enable(
         &registry.docker,
         &registry.store,
         &registry.secrets,
         &registry.managed,
     )
     .await
-    .map_err(to_server_error)
+    .map_err(to_server_error)?;
+    info.node_trust = trust_on_other_nodes(&context, &info).await?;
+    Ok(info)
+}
+
+/// Nodes that joined before this registry existed must trust its CA too.
+#[cfg(feature = "ssr")]
+async fn trust_on_other_nodes(
+    context: &crate::server_context::ServerContext,
+    info: &types::registry::RegistryInfo,
+) -> Result<Vec<String>, ServerFnError> {
+    use crate::server_context::to_server_error;
+    let Some(ca_pem) = context
+        .registry
+        .store
+        .ca_pem(info.id)
+        .map_err(to_server_error)?
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(engine::node_access::trust_everywhere(
+        &context.node_access,
+        &context.docker,
+        &context.info.node_id,
+        &info.address,
+        &ca_pem,
+    )
+    .await)
 }
 
 #[server]
@@ -96,6 +123,7 @@ pub async fn add_registry(
         })
         .await
         .map_err(to_server_error)?;
+    let mut added = added;
     // Engines on this node must trust a private CA too, or pushes fail on TLS.
     if let Some(pem) = ca_pem {
         engine::registry::managed::install_trust(
@@ -104,6 +132,7 @@ pub async fn add_registry(
             &pem,
         )
         .map_err(to_server_error)?;
+        added.node_trust = trust_on_other_nodes(&context, &added).await?;
     }
     Ok(added)
 }

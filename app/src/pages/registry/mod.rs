@@ -61,6 +61,7 @@ pub fn RegistryPage() -> impl IntoView {
                 </button>
             </ActionForm>
             <FieldError message=Signal::derive(move || enable.value().with(failure))/>
+            {move || enable.value().get().and_then(Result::ok).map(|info| trust_notes(info.node_trust))}
             <CleanUp/>
         </section>
         <section class=SECTION>
@@ -87,6 +88,7 @@ pub fn RegistryPage() -> impl IntoView {
                 </div>
             </ActionForm>
             <FieldError message=Signal::derive(move || add.value().with(|r| other_failure(r, &["address", "prefix"])))/>
+            {move || add.value().get().and_then(Result::ok).map(|info| trust_notes(info.node_trust))}
         </section>
     }
 }
@@ -208,5 +210,14 @@ fn registry_row(registry: RegistryInfo) -> impl IntoView {
             <button class="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100"
                 on:click=move |_| { remove.dispatch(RemoveRegistry { id }); }>"Remove"</button>
         </li>
+    }
+}
+
+/// How the other nodes came to trust a new registry's CA.
+fn trust_notes(notes: Vec<String>) -> impl IntoView {
+    view! {
+        <ul class="mt-2 text-xs text-slate-600" data-testid="node-trust">
+            {notes.into_iter().map(|note| view! { <li>{note}</li> }).collect_view()}
+        </ul>
     }
 }

@@ -271,6 +271,7 @@ fn read_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<RegistryInfo> {
         has_ca: row.get(5)?,
         is_default: row.get(6)?,
         created_at: row.get(7)?,
+        node_trust: Vec::new(),
     })
 }
 
