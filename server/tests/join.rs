@@ -96,8 +96,14 @@ async fn the_wizard_joins_a_server_and_forgets_its_key() {
     common::remove_registry(&port).await;
 }
 
-/// Joins node2 through the API (worker), returning the answer's body.
-async fn join_node2(captain: &Captain, cookie: &str, key: &str, keep_key: &str) -> Value {
+/// Joins node2 through the API as `role`, returning the answer's body.
+async fn join_node2(
+    captain: &Captain,
+    cookie: &str,
+    key: &str,
+    keep_key: &str,
+    role: &str,
+) -> Value {
     let read = captain
         .call(
             cookie,
@@ -114,7 +120,7 @@ async fn join_node2(captain: &Captain, cookie: &str, key: &str, keep_key: &str) 
         ("user", "root"),
         ("private_key", key),
         ("passphrase", ""),
-        ("role", "worker"),
+        ("role", role),
         ("host_key", fingerprint.as_str()),
         ("keep_key", keep_key),
     ];
@@ -123,17 +129,68 @@ async fn join_node2(captain: &Captain, cookie: &str, key: &str, keep_key: &str) 
     serde_json::from_str(&joined.body).unwrap()
 }
 
-async fn remove_node(captain: &Captain, cookie: &str, node_id: &str) -> String {
-    let removed = captain
+async fn node_action(captain: &Captain, cookie: &str, node_id: &str, action: &str) -> String {
+    let done = captain
         .call(
             cookie,
             "node_action",
-            &[("node_id", node_id), ("action", "remove")],
+            &[("node_id", node_id), ("action", action)],
         )
         .await
         .unwrap();
-    assert!(removed.status < 400, "{removed:?}");
-    serde_json::from_str(&removed.body).unwrap()
+    assert!(done.status < 400, "{done:?}");
+    serde_json::from_str(&done.body).unwrap()
+}
+
+async fn remove_node(captain: &Captain, cookie: &str, node_id: &str) -> String {
+    node_action(captain, cookie, node_id, "remove").await
+}
+
+/// `manager reachable`, `worker ` …: the node's role as the swarm sees it.
+fn role_of(node_id: &str) -> String {
+    docker(&[
+        "node",
+        "inspect",
+        "--format",
+        "{{.Spec.Role}} {{if .ManagerStatus}}{{.ManagerStatus.Reachability}}{{end}}",
+        node_id,
+    ])
+    .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_server_joins_as_manager_then_is_demoted_and_promoted_again() {
+    let node2 = blocking(Node2::acquire).await.unwrap();
+    let key = std::fs::read_to_string(node2.ssh_key_path()).unwrap();
+    let captain = Captain::start(&[]).unwrap();
+    let cookie = captain.sign_in().await.unwrap();
+
+    let outcome = join_node2(&captain, &cookie, &key, "", "manager").await;
+    let node_id = outcome["node_id"].as_str().unwrap().to_owned();
+    assert_eq!(role_of(&node_id), "manager reachable");
+    let control = || {
+        node2
+            .docker(&["info", "--format", "{{.Swarm.ControlAvailable}}"])
+            .unwrap_or_default()
+    };
+    assert_eq!(control(), "true", "node2 runs a manager itself");
+
+    let said = node_action(&captain, &cookie, &node_id, "demote").await;
+    assert_eq!(said, "demoted to worker");
+    common::wait_until("node2 to run as a worker", 60, || {
+        role_of(&node_id).trim() == "worker" && control() == "false"
+    })
+    .await;
+
+    // (Swarm renews the node's certificate for its new role with a back-off, so a
+    // promotion right after a demotion takes a while to complete.)
+    let said = node_action(&captain, &cookie, &node_id, "promote").await;
+    assert_eq!(said, "promoted to manager");
+    common::wait_until("node2 to be a reachable manager again", 120, || {
+        role_of(&node_id) == "manager reachable" && control() == "true"
+    })
+    .await;
+    drop(node2); // demotes it before it leaves: two managers need both for quorum
 }
 
 #[tokio::test]
@@ -155,7 +212,7 @@ async fn a_kept_key_lets_a_removed_server_leave_the_swarm_itself() {
             .unwrap()
     };
 
-    let outcome = join_node2(&captain, &cookie, &key, "yes").await;
+    let outcome = join_node2(&captain, &cookie, &key, "yes", "worker").await;
     assert!(
         outcome["steps"].to_string().contains("key-kept"),
         "{outcome}"
@@ -205,7 +262,7 @@ async fn a_kept_key_lets_a_removed_server_leave_the_swarm_itself() {
 
     // Without a kept key the server is only removed from the list, and the answer says
     // what is left to do there.
-    let outcome = join_node2(&captain, &cookie, &key, "").await;
+    let outcome = join_node2(&captain, &cookie, &key, "", "worker").await;
     let node_id = outcome["node_id"].as_str().unwrap().to_owned();
     let said = remove_node(&captain, &cookie, &node_id).await;
     assert!(
