@@ -4,10 +4,10 @@
 mod common;
 
 use anyhow::Result;
-use common::{browser, screenshot, sign_in_at, start_captain, wait_until};
+use common::{screenshot, signed_in_browser, wait_until};
 use fantoccini::Locator;
 use std::time::Duration;
-use testbed::{docker, ensure_httpd_image, ensure_swarm_engine, unique_name, HTTPD_IMAGE};
+use testbed::{docker, unique_name, HTTPD_IMAGE};
 
 fn running_instances_script(count: usize) -> String {
     format!("document.querySelectorAll('[data-testid=app-instance][data-task-state=Running]').length === {count}")
@@ -16,12 +16,8 @@ fn running_instances_script(count: usize) -> String {
 #[tokio::test]
 #[ignore = "needs `cargo leptos build`, a Docker engine and Chromium; run by scripts/test.sh"]
 async fn an_app_is_created_scaled_and_deleted_from_the_browser_with_live_instances() -> Result<()> {
-    ensure_swarm_engine()?;
-    ensure_httpd_image()?;
-    let data_dir = tempfile::tempdir()?;
-    let (_captain, address) = start_captain(data_dir.path())?;
-    let (_driver, client) = browser().await?;
-    sign_in_at(&client, &address, "/apps").await?;
+    let session = signed_in_browser("/apps").await?;
+    let (client, address) = (&session.client, &session.address);
 
     let name = unique_name("web");
     client
@@ -45,14 +41,14 @@ async fn an_app_is_created_scaled_and_deleted_from_the_browser_with_live_instanc
 
     let on_app_page = format!("location.pathname === '/apps/{name}'");
     wait_until(
-        &client,
+        client,
         "the app's page",
         Duration::from_secs(20),
         &on_app_page,
     )
     .await?;
     let two = wait_until(
-        &client,
+        client,
         "two running instances",
         Duration::from_secs(60),
         &running_instances_script(2),
@@ -72,7 +68,7 @@ async fn an_app_is_created_scaled_and_deleted_from_the_browser_with_live_instanc
             .click()
             .await?;
         wait_until(
-            &client,
+            client,
             "a third running instance",
             Duration::from_secs(60),
             &running_instances_script(3),
@@ -84,7 +80,7 @@ async fn an_app_is_created_scaled_and_deleted_from_the_browser_with_live_instanc
             .text()
             .await?;
         anyhow::ensure!(text.starts_with("3 / 3"), "running count shows {text:?}");
-        screenshot(&client, "app-page").await?;
+        screenshot(client, "app-page").await?;
         Ok::<_, anyhow::Error>(())
     }
     .await;
@@ -99,7 +95,7 @@ async fn an_app_is_created_scaled_and_deleted_from_the_browser_with_live_instanc
         .await?;
     delete.click().await?;
     wait_until(
-        &client,
+        client,
         "the app list",
         Duration::from_secs(20),
         "location.pathname === '/apps'",
@@ -116,7 +112,7 @@ async fn an_app_is_created_scaled_and_deleted_from_the_browser_with_live_instanc
     }
     scaled?;
     gone?;
-    client.close().await?;
+    client.clone().close().await?;
     Ok(())
 }
 

@@ -5,20 +5,16 @@
 mod common;
 
 use anyhow::Result;
-use common::{browser, screenshot, sign_in_at, start_captain, wait_until};
+use common::{screenshot, signed_in_browser, wait_until};
 use fantoccini::Locator;
 use std::time::Duration;
-use testbed::{ensure_httpd_image, ensure_swarm_engine, unique_name, HTTPD_IMAGE};
+use testbed::{unique_name, HTTPD_IMAGE};
 
 #[tokio::test]
 #[ignore = "needs `cargo leptos build`, a Docker engine and Chromium; run by scripts/test.sh"]
 async fn a_tarball_uploaded_from_the_app_page_streams_its_build_log_to_the_end() -> Result<()> {
-    ensure_swarm_engine()?;
-    ensure_httpd_image()?;
-    let data_dir = tempfile::tempdir()?;
-    let (_captain, address) = start_captain(data_dir.path())?;
-    let (_driver, client) = browser().await?;
-    sign_in_at(&client, &address, "/apps").await?;
+    let session = signed_in_browser("/apps").await?;
+    let client = &session.client;
 
     let name = unique_name("upl");
     client
@@ -33,7 +29,7 @@ async fn a_tarball_uploaded_from_the_app_page_streams_its_build_log_to_the_end()
         .await?;
     let on_app_page = format!("location.pathname === '/apps/{name}'");
     wait_until(
-        &client,
+        client,
         "the app's page",
         Duration::from_secs(20),
         &on_app_page,
@@ -68,7 +64,7 @@ async fn a_tarball_uploaded_from_the_app_page_streams_its_build_log_to_the_end()
 
     let outcome = async {
         wait_until(
-            &client,
+            client,
             "the first step's output while the build runs",
             Duration::from_secs(60),
             "(document.querySelector('[data-testid=build-log]')?.textContent ?? '').includes('first-step-42') \
@@ -76,7 +72,7 @@ async fn a_tarball_uploaded_from_the_app_page_streams_its_build_log_to_the_end()
         )
         .await?;
         wait_until(
-            &client,
+            client,
             "the build to succeed with its whole log",
             Duration::from_secs(90),
             "document.querySelector('[data-testid=build]')?.dataset.state === 'succeeded' \
@@ -85,7 +81,7 @@ async fn a_tarball_uploaded_from_the_app_page_streams_its_build_log_to_the_end()
         )
         .await?;
         wait_until(
-            &client,
+            client,
             "the log to follow its newest line",
             Duration::from_secs(5),
             "(p => p.lastElementChild.lastElementChild.getBoundingClientRect().bottom <= p.getBoundingClientRect().bottom + 1)\
@@ -93,7 +89,7 @@ async fn a_tarball_uploaded_from_the_app_page_streams_its_build_log_to_the_end()
         )
         .await?;
         wait_until(
-            &client,
+            client,
             "the new version in the deploy list",
             Duration::from_secs(30),
             "[...document.querySelectorAll('[data-testid=version-source]')].some(e => e.textContent.startsWith('build #'))",
@@ -107,8 +103,8 @@ async fn a_tarball_uploaded_from_the_app_page_streams_its_build_log_to_the_end()
             vec![],
         )
         .await;
-    screenshot(&client, "build-upload").await?;
+    screenshot(client, "build-upload").await?;
     let _ = testbed::docker(&["service", "rm", &format!("captain-app-{name}")]);
-    client.close().await?;
+    client.clone().close().await?;
     outcome
 }

@@ -8,8 +8,17 @@ use common::{blocking, Captain};
 use serde_json::Value;
 use testbed::{docker, Node2, LEADER_ADDR, NODE2_ADDR};
 
-#[tokio::test]
-async fn the_wizard_joins_a_server_and_forgets_its_key() {
+/// node2 for this test alone, its SSH key, and a signed-in Captain whose managed
+/// registry (once enabled) takes a port of its own.
+struct Setup {
+    node2: Node2,
+    key: String,
+    captain: Captain,
+    cookie: String,
+    port: String,
+}
+
+async fn setup() -> Setup {
     let node2 = blocking(|| {
         testbed::ensure_debian_base()?;
         testbed::registry_image::ensure_registry_image()?;
@@ -21,6 +30,24 @@ async fn the_wizard_joins_a_server_and_forgets_its_key() {
     let port = testbed::free_port().to_string();
     let captain = Captain::start(&["--registry-port", &port]).unwrap();
     let cookie = captain.sign_in().await.unwrap();
+    Setup {
+        node2,
+        key,
+        captain,
+        cookie,
+        port,
+    }
+}
+
+#[tokio::test]
+async fn the_wizard_joins_a_server_and_forgets_its_key() {
+    let Setup {
+        node2,
+        key,
+        captain,
+        cookie,
+        port,
+    } = setup().await;
 
     // With a managed registry, the joining server must trust its CA: the join installs it
     // over SSH (removed here first, so only the join can have put it back).
@@ -33,36 +60,7 @@ async fn the_wizard_joins_a_server_and_forgets_its_key() {
     let ca_pem = std::fs::read_to_string(&ca_file).unwrap();
     std::fs::remove_file(&ca_file).unwrap();
 
-    let read = captain
-        .call(
-            &cookie,
-            "read_host_key",
-            &[("remote_ip", NODE2_ADDR), ("ssh_port", "22")],
-        )
-        .await
-        .unwrap();
-    let fingerprint: String = serde_json::from_str(&read.body).unwrap();
-    assert!(fingerprint.starts_with("SHA256:"), "{read:?}");
-
-    let remote = format!("{NODE2_ADDR}:22");
-    let joined = captain
-        .call(
-            &cookie,
-            "join_server",
-            &[
-                ("captain_ip", LEADER_ADDR),
-                ("remote", &remote),
-                ("user", "root"),
-                ("private_key", &key),
-                ("passphrase", ""),
-                ("role", "worker"),
-                ("host_key", &fingerprint),
-            ],
-        )
-        .await
-        .unwrap();
-    assert!(joined.status < 400, "{joined:?}\n{}", captain.log());
-    let outcome: Value = serde_json::from_str(&joined.body).unwrap();
+    let outcome = join_node2(&captain, &cookie, &key, "", "worker").await;
     let node_id = outcome["node_id"].as_str().unwrap();
     assert_eq!(
         docker(&["node", "inspect", "--format", "{{.Status.State}}", node_id]).unwrap(),
@@ -81,7 +79,7 @@ async fn the_wizard_joins_a_server_and_forgets_its_key() {
         .find(|line| line.len() > 40 && !line.starts_with("-----"))
         .unwrap()
         .to_owned();
-    assert!(!joined.body.contains(&secret_line));
+    assert!(!outcome.to_string().contains(&secret_line));
     assert!(!captain.log().contains(&secret_line));
     let data_dir = captain.data_dir.path().to_owned();
     let found = testbed::run(
@@ -113,6 +111,7 @@ async fn join_node2(
         .await
         .unwrap();
     let fingerprint: String = serde_json::from_str(&read.body).unwrap();
+    assert!(fingerprint.starts_with("SHA256:"), "{read:?}");
     let remote = format!("{NODE2_ADDR}:22");
     let fields = [
         ("captain_ip", LEADER_ADDR),
@@ -195,17 +194,13 @@ async fn a_server_joins_as_manager_then_is_demoted_and_promoted_again() {
 
 #[tokio::test]
 async fn a_kept_key_lets_a_removed_server_leave_the_swarm_itself() {
-    let node2 = blocking(|| {
-        testbed::ensure_debian_base()?;
-        testbed::registry_image::ensure_registry_image()?;
-        Node2::acquire()
-    })
-    .await
-    .unwrap();
-    let key = std::fs::read_to_string(node2.ssh_key_path()).unwrap();
-    let port = testbed::free_port().to_string();
-    let captain = Captain::start(&["--registry-port", &port]).unwrap();
-    let cookie = captain.sign_in().await.unwrap();
+    let Setup {
+        node2,
+        key,
+        captain,
+        cookie,
+        port,
+    } = setup().await;
     let node2_state = || {
         node2
             .docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"])

@@ -177,3 +177,29 @@ pub async fn screenshot(client: &fantoccini::Client, name: &str) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// A fresh Captain (engine and test image ready) with a browser signed in on `path`.
+/// Drop it at the end of the test: that stops both.
+pub struct SignedIn {
+    pub client: fantoccini::Client,
+    pub address: String,
+    _captain: Process,
+    _driver: Process,
+    _data_dir: tempfile::TempDir,
+}
+
+pub async fn signed_in_browser(path: &str) -> Result<SignedIn> {
+    testbed::ensure_swarm_engine()?;
+    testbed::ensure_httpd_image()?;
+    let data_dir = tempfile::tempdir()?;
+    let (captain, address) = start_captain(data_dir.path())?;
+    let (driver, client) = browser().await?;
+    sign_in_at(&client, &address, path).await?;
+    Ok(SignedIn {
+        client,
+        address,
+        _captain: captain,
+        _driver: driver,
+        _data_dir: data_dir,
+    })
+}
