@@ -301,6 +301,9 @@ pub fn JoinWizard() -> impl IntoView {
                         <label class="text-sm">"Key passphrase (if any)"<input class=INPUT type="password" name="passphrase" autocomplete="off"/></label>
                         <label class="text-sm">"Join as"
                             <select class=INPUT name="role"><option value="worker">"worker"</option><option value="manager">"manager"</option></select>
+                            <span class="mt-1 block text-xs text-slate-500">
+                                "Managers need a majority to stay up: use 1, 3 or 5 of them, never 2."
+                            </span>
                         </label>
                         <label class="text-sm sm:col-span-2">
                             <input type="checkbox" name="keep_key" value="yes" data-testid="join-keep-key"/>
