@@ -2,7 +2,8 @@
 #! Prints Captain's figures: cold and warm release build times, the release WASM/JS/CSS
 #! sizes (raw and gzip), the docker-kill-to-websocket latency (median of 20), and wrk
 #! through Captain's proxy vs nginx vs straight to one instance, and the cluster timings
-#! (join over SSH split into its phases; node death to Down and to replicas back).
+#! (join over SSH split into its phases; node death to Down and to replicas back), and
+#! builds from source (log line to websocket latency; Captain vs `docker build`).
 #! Figures, not pass/fail: machines are noisy, so compare runs on the same machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,7 @@ cd - >/dev/null
 source scripts/build-env.sh
 cargo test -q -p server --test bench_status_latency -- --ignored --nocapture 2>&1 | grep BENCH
 cargo test -q -p server --test bench_apps -- --ignored --nocapture 2>&1 | grep BENCH
+cargo test -q -p server --test bench_builds -- --ignored --nocapture 2>&1 | grep BENCH
 cargo build -q --release -p captain-proxy -p captain-testapp
 cargo test -q -p server --test bench_ingress -- --ignored --nocapture 2>&1 | grep BENCH
 cargo test -q -p server --test bench_cluster -- --ignored --nocapture 2>&1 | grep BENCH
