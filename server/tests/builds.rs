@@ -251,3 +251,95 @@ async fn a_broken_dockerfile_fails_with_its_log_and_the_previous_version_keeps_a
     assert!(answer(&app).contains("still here"));
     delete_app(&captain, &cookie, &app).await;
 }
+
+/// A `multipart/form-data` body as CapRover's CLI and `curl -F` send it.
+fn form(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "captain-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, filename, content) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let disposition = match filename {
+            Some(file) => format!("form-data; name=\"{name}\"; filename=\"{file}\""),
+            None => format!("form-data; name=\"{name}\""),
+        };
+        body.extend_from_slice(format!("Content-Disposition: {disposition}\r\n\r\n").as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn caprover_style_form_uploads_build_too() {
+    let (captain, cookie) = signed_in(prepare).await;
+    let app = testbed::unique_name("form");
+    create_app(&captain, &cookie, &app, "", "1").await;
+    let path = format!("/api/apps/{app}/builds");
+    let send = |(content_type, body): (String, Vec<u8>)| {
+        captain
+            .request("POST", &path)
+            .header("Cookie", format!("{SESSION_COOKIE}={cookie}"))
+            .header("Content-Type", content_type)
+            .bytes(body)
+            .send(&captain.address)
+    };
+
+    let dockerfile = format!(
+        "FROM {}\nRUN echo 'from a form' > /www/index.html\n",
+        testbed::HTTPD_IMAGE
+    );
+    let archive = testbed::sources::tarball(&[("Dockerfile", dockerfile.as_bytes())]).unwrap();
+    let response = send(form(&[
+        ("sourceFile", Some("app.tar.gz"), &archive),
+        ("gitHash", None, b"0123456789abcdef"),
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(response.status, 201, "{}", response.body);
+    let build: Build = serde_json::from_str(&response.body).unwrap();
+    assert!(build.source.starts_with("app.tar.gz ("), "{}", build.source);
+    assert_eq!(build.git_hash.as_deref(), Some("0123456789abcdef"));
+    wait_build(
+        &captain,
+        &cookie,
+        &app,
+        build.id,
+        BuildState::Succeeded,
+        120,
+    )
+    .await;
+    wait_answer(&app, "from a form").await;
+
+    let definition = page_definition("a definition in a form");
+    let response = send(form(&[(
+        "captainDefinitionContent",
+        None,
+        definition.as_bytes(),
+    )]))
+    .await
+    .unwrap();
+    assert_eq!(response.status, 201, "{}", response.body);
+    let build: Build = serde_json::from_str(&response.body).unwrap();
+    wait_build(
+        &captain,
+        &cookie,
+        &app,
+        build.id,
+        BuildState::Succeeded,
+        120,
+    )
+    .await;
+    wait_answer(&app, "a definition in a form").await;
+
+    let response = send(form(&[("somethingElse", None, b"x")])).await.unwrap();
+    assert_eq!(response.status, 400);
+    assert!(
+        response
+            .body
+            .contains("sourceFile or captainDefinitionContent"),
+        "{}",
+        response.body
+    );
+    delete_app(&captain, &cookie, &app).await;
+}
