@@ -282,7 +282,23 @@ impl Node2 {
             }
             self.docker(&["swarm", "leave", "--force"])?;
         }
-        let ids = docker(&["node", "ls", "-q"])?;
+        let ids = match docker(&["node", "ls", "-q"]) {
+            Ok(ids) => ids,
+            Err(error) => {
+                // A manager that could not be demoted took the quorum with it: the leader
+                // starts a one-manager cluster again (services and tasks are kept), so
+                // one failed test does not break every test after it.
+                eprintln!("the swarm lost its quorum ({error:#}); forcing a new cluster");
+                docker(&[
+                    "swarm",
+                    "init",
+                    "--force-new-cluster",
+                    "--advertise-addr",
+                    LEADER_ADDR,
+                ])?;
+                docker(&["node", "ls", "-q"])?
+            }
+        };
         for id in ids.lines().filter(|id| !id.is_empty()) {
             let details = docker(&[
                 "node",
