@@ -291,9 +291,12 @@ pub async fn follow(
     Path(name): Path<String>,
     socket: WebSocketUpgrade,
 ) -> Response {
+    if let Err(error) = state.apps.get(&name) {
+        return refuse(StatusCode::NOT_FOUND, error.to_string());
+    }
     let watch = match state.builds.watch(&name) {
         Ok(watch) => watch,
-        Err(error) => return refuse(StatusCode::NOT_FOUND, error.to_string()),
+        Err(error) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
     };
     socket.on_upgrade(move |socket| stream_builds(socket, name, watch))
 }

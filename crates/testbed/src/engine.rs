@@ -26,6 +26,23 @@ pub fn ensure_engine_running() -> Result<()> {
     Ok(())
 }
 
+/// Replaces the swarm with a new, empty one (every service in it goes). For the one test
+/// that adds a manager: this engine replays the whole raft log to a new manager and, with
+/// the log a full test run leaves, the join times out (with a snapshot it stalls for
+/// good). Call it before starting the Captain the test uses, holding node2.
+pub fn fresh_swarm() -> Result<()> {
+    ensure_swarm_engine()?;
+    let _guard = lock::exclusive("engine")?;
+    docker(&["swarm", "leave", "--force"]).context("leaving the old swarm")?;
+    init_swarm()
+}
+
+fn init_swarm() -> Result<()> {
+    docker(&["swarm", "init", "--advertise-addr", LEADER_ADDR])
+        .context("initialising swarm mode on the main engine")?;
+    Ok(())
+}
+
 fn prepare() -> Result<()> {
     let _guard = lock::exclusive("engine")?;
     ensure_engine_running()?;
@@ -41,14 +58,7 @@ fn prepare() -> Result<()> {
             // cannot host node2: start over.
             docker(&["swarm", "leave", "--force"]).context("leaving the stale swarm")?;
         }
-        docker(&["swarm", "init", "--advertise-addr", LEADER_ADDR])
-            .context("initialising swarm mode on the main engine")?;
+        init_swarm()?;
     }
-    // This engine (Docker 20.10) cannot add a manager once raft has taken a snapshot: the
-    // new manager restores it and stalls, and the leader with it (seen: "data store lock
-    // held too long"). Tests churn through the default 10,000 entries quickly, so the
-    // test swarm never snapshots; its log stays in memory, which a test machine affords.
-    docker(&["swarm", "update", "--snapshot-interval", "1000000000"])
-        .context("raising the swarm's raft snapshot interval")?;
     Ok(())
 }
