@@ -51,33 +51,26 @@ pub async fn join_server(
 ) -> Result<JoinOutcome, ServerFnError> {
     use crate::server_context::{server_context, to_server_error};
     let context = server_context()?;
-    let request = JoinRequest {
-        trust: registry_trust(&context).map_err(to_server_error)?,
-        ..join_request(
-            captain_ip,
-            remote,
-            user,
-            private_key,
-            passphrase,
-            role,
-            host_key,
-        )?
-    };
+    let request = join_request(
+        &context,
+        captain_ip,
+        remote,
+        user,
+        private_key,
+        passphrase,
+        role,
+        host_key,
+    )?;
     let mut steps = Vec::new();
     let node_id = engine::join::join(&context.docker, &request, |p| {
         steps.push((p.step, p.detail))
     })
     .await
     .map_err(to_server_error)?;
-    if keep_key.is_some_and(|keep| !keep.is_empty()) {
-        context
-            .node_access
-            .keep(&node_id, &request)
-            .map_err(to_server_error)?;
-        steps.push((
-            "key-kept".into(),
-            "SSH key kept, encrypted, for later maintenance".into(),
-        ));
+    if let Some(step) =
+        keep_access_if_asked(&context, keep_key, &node_id, &request).map_err(to_server_error)?
+    {
+        steps.push(step);
     }
     context.hub.refresh_soon();
     Ok(JoinOutcome { node_id, steps })
@@ -120,9 +113,10 @@ pub async fn start_join(
     host_key: String,
     keep_key: Option<String>,
 ) -> Result<String, ServerFnError> {
-    use crate::server_context::{server_context, to_server_error};
+    use crate::server_context::server_context;
     let context = server_context()?;
     let request = join_request(
+        &context,
         captain_ip,
         remote,
         user,
@@ -131,10 +125,6 @@ pub async fn start_join(
         role,
         host_key,
     )?;
-    let request = JoinRequest {
-        trust: registry_trust(&context).map_err(to_server_error)?,
-        ..request
-    };
     let id = engine::auth::random_token();
     let jobs = context.joins.clone();
     {
@@ -160,21 +150,19 @@ pub async fn start_join(
             record(&|job: &mut JoinJob| job.steps.push((p.step.clone(), p.detail.clone())))
         })
         .await;
-        let keep = keep_key.is_some_and(|keep| !keep.is_empty());
         let outcome = match result {
-            Ok(node_id) if keep => match context.node_access.keep(&node_id, &request) {
-                Ok(()) => {
-                    let detail = "SSH key kept, encrypted, for later maintenance".to_owned();
-                    record(&|job: &mut JoinJob| {
-                        job.steps.push(("key-kept".into(), detail.clone()))
-                    });
+            Ok(node_id) => match keep_access_if_asked(&context, keep_key, &node_id, &request) {
+                Ok(step) => {
+                    if let Some(step) = step {
+                        record(&|job: &mut JoinJob| job.steps.push(step.clone()));
+                    }
                     Ok(node_id)
                 }
                 Err(error) => Err(format!(
                     "joined as {node_id}, but the key could not be kept: {error}"
                 )),
             },
-            other => other.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
         };
         record(&|job: &mut JoinJob| job.outcome = Some(outcome.clone()));
         context.hub.refresh_soon();
@@ -191,9 +179,12 @@ pub async fn join_status(job: String) -> Result<JoinJob, ServerFnError> {
         .ok_or_else(|| ServerFnError::new("no such join"))
 }
 
-/// The request both join functions build from the wizard's fields.
+/// The request both join functions build from the wizard's fields, with the registry
+/// CAs the new server must trust.
 #[cfg(feature = "ssr")]
+#[allow(clippy::too_many_arguments)] // one per wizard field
 fn join_request(
+    context: &crate::server_context::ServerContext,
     captain_ip: String,
     remote: String,
     user: String,
@@ -222,8 +213,27 @@ fn join_request(
             JoinRole::Worker
         },
         host_key: Some(host_key),
-        trust: Vec::new(),
+        trust: registry_trust(context).map_err(crate::server_context::to_server_error)?,
     })
+}
+
+/// After a join: seals the key when the wizard asked to keep it, and returns the step to
+/// report.
+#[cfg(feature = "ssr")]
+fn keep_access_if_asked(
+    context: &crate::server_context::ServerContext,
+    keep_key: Option<String>,
+    node_id: &str,
+    request: &JoinRequest,
+) -> Result<Option<(String, String)>, engine::node_access::NodeAccessError> {
+    if keep_key.is_none_or(|keep| keep.is_empty()) {
+        return Ok(None);
+    }
+    context.node_access.keep(node_id, request)?;
+    Ok(Some((
+        "key-kept".into(),
+        "SSH key kept, encrypted, for later maintenance".into(),
+    )))
 }
 
 #[cfg(feature = "ssr")]
