@@ -2,7 +2,7 @@
 //! archives to, and the websocket an app page follows its builds and their logs on.
 
 use crate::router::AppState;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -318,7 +318,7 @@ async fn stream_builds(mut socket: WebSocket, app: String, watch: engine::build:
         );
     }
     for event in history {
-        if send(&mut socket, &event).await.is_err() {
+        if crate::ws::send_json(&mut socket, &event).await.is_err() {
             return;
         }
     }
@@ -327,7 +327,7 @@ async fn stream_builds(mut socket: WebSocket, app: String, watch: engine::build:
         tokio::select! {
             event = events.recv() => match event {
                 Ok((event_app, event)) if event_app == app => {
-                    if send(&mut socket, &event).await.is_err() {
+                    if crate::ws::send_json(&mut socket, &event).await.is_err() {
                         return;
                     }
                 }
@@ -335,15 +335,9 @@ async fn stream_builds(mut socket: WebSocket, app: String, watch: engine::build:
                 // Too slow to keep up: close, and the page reconnects for a fresh copy.
                 Err(_) => return,
             },
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => {}
+            incoming = socket.recv() => if crate::ws::client_left(&incoming) {
+                return;
             },
         }
     }
-}
-
-async fn send(socket: &mut WebSocket, event: &BuildEvent) -> Result<(), axum::Error> {
-    let json = serde_json::to_string(event).expect("build events always serialise");
-    socket.send(Message::Text(json.into())).await
 }

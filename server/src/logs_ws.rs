@@ -2,7 +2,7 @@
 //! line as it is written (follow mode), as JSON `LogLine`s.
 
 use crate::router::AppState;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -45,14 +45,12 @@ async fn stream_logs(
         tokio::select! {
             line = lines.recv() => {
                 let Some(line) = line else { return };
-                let json = serde_json::to_string(&line).expect("log lines always serialise");
-                if socket.send(Message::Text(json.into())).await.is_err() {
+                if crate::ws::send_json(&mut socket, &line).await.is_err() {
                     return;
                 }
             }
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => {}
+            incoming = socket.recv() => if crate::ws::client_left(&incoming) {
+                return;
             },
         }
     }

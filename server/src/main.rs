@@ -9,6 +9,7 @@ mod logs_ws;
 mod router;
 mod startup;
 mod status_ws;
+mod ws;
 
 use anyhow::Context;
 use clap::Parser;

@@ -3,7 +3,7 @@
 //! A client that falls behind the broadcast buffer gets a fresh snapshot instead of a
 //! gap, so what the browser shows is always a true picture.
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use engine::StatusHub;
@@ -18,7 +18,7 @@ async fn stream_status(hub: StatusHub, mut socket: WebSocket) {
     'resync: loop {
         let subscription = hub.subscribe();
         let mut changes = subscription.changes;
-        if send(&mut socket, &StatusMessage::Snapshot(subscription.snapshot))
+        if crate::ws::send_json(&mut socket, &StatusMessage::Snapshot(subscription.snapshot))
             .await
             .is_err()
         {
@@ -28,7 +28,7 @@ async fn stream_status(hub: StatusHub, mut socket: WebSocket) {
             tokio::select! {
                 change = changes.recv() => match change {
                     Ok(change) => {
-                        if send(&mut socket, &StatusMessage::Change(change)).await.is_err() {
+                        if crate::ws::send_json(&mut socket, &StatusMessage::Change(change)).await.is_err() {
                             return;
                         }
                     }
@@ -38,17 +38,10 @@ async fn stream_status(hub: StatusHub, mut socket: WebSocket) {
                     }
                     Err(RecvError::Closed) => return,
                 },
-                incoming = socket.recv() => match incoming {
-                    // The browser sends nothing but pings and close; pongs are automatic.
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                    Some(Ok(_)) => {}
+                incoming = socket.recv() => if crate::ws::client_left(&incoming) {
+                    return;
                 },
             }
         }
     }
-}
-
-async fn send(socket: &mut WebSocket, message: &StatusMessage) -> Result<(), axum::Error> {
-    let json = serde_json::to_string(message).expect("status messages always serialise");
-    socket.send(Message::Text(json.into())).await
 }
