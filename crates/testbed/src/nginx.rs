@@ -1,7 +1,7 @@
 //! Debian's nginx as a container image, the peer Captain's proxy is measured against.
 //!
-//! The package is fetched once from the Debian mirror (`apt-get download`, cached under
-//! /var/cache/captain-testbed) and unpacked rather than installed, so no nginx service
+//! The package is fetched once from the Debian mirror ([`crate::sources::debian_package`])
+//! and unpacked rather than installed, so no nginx service
 //! ever starts on this machine; the binary and the libraries it links (other than glibc,
 //! which the base image has) are copied onto the Debian base. The configuration comes
 //! from the `NGINX_CONF` environment variable at start.
@@ -28,17 +28,8 @@ pub fn ensure_nginx_image() -> Result<()> {
     let root = Path::new(CACHE).join("root");
     let binary = root.join("usr/sbin/nginx");
     if !binary.exists() {
-        std::fs::create_dir_all(CACHE)?;
-        run_command(
-            Command::new("apt-get")
-                .args(["download", "nginx"])
-                .current_dir(CACHE),
-        )
-        .context("downloading Debian's nginx package")?;
-        let package = std::fs::read_dir(CACHE)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "deb"))
-            .context("apt-get download left no .deb")?;
+        let package = crate::sources::debian_package("nginx")?;
+        std::fs::create_dir_all(&root)?;
         run_command(Command::new("dpkg-deb").arg("-x").arg(&package).arg(&root))?;
     }
     let context = tempfile::tempdir()?;
